@@ -1,0 +1,44 @@
+"""Passages as the model sees them (numbered context) and as clients get them (source list)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core.retrieval import Passage
+
+
+def citation(passage: Passage) -> str:
+    return f"{passage.source}, {passage.location}" if passage.location else passage.source
+
+
+def format_context(passages: Sequence[Passage]) -> str:
+    return "\n\n".join(
+        f"[{number}] ({citation(passage)})\n{passage.text}" for number, passage in enumerate(passages, start=1)
+    )
+
+
+def source_list(passages: Sequence[Passage]) -> list[dict]:
+    return [
+        {
+            "material_id": passage.material_id,
+            "source": passage.source,
+            "page": passage.page,
+            "location": passage.location,
+            "text": passage.text,
+            "score": round(passage.score, 6),
+        }
+        for passage in passages
+    ]
+
+
+def passages_from_sources(sources: Sequence[dict]) -> list[Passage]:
+    """Sources kept in graph state are plain dicts (checkpoint-friendly); rebuild passages from them."""
+    return [
+        Passage(
+            id=str(index),
+            text=source["text"],
+            metadata={key: source[key] for key in ("material_id", "source", "page", "location") if source.get(key)},
+            score=source["score"],
+        )
+        for index, source in enumerate(sources)
+    ]

@@ -1,0 +1,77 @@
+"""The long-lived parts (catalogue, index, embeddings, retriever, chat model), built once per process."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+
+from core.catalog import Catalog
+from core.embeddings import embeddings_name, make_embeddings, resolve_embeddings_provider
+from core.ingest import Ingestor
+from core.llm import make_chat_model, resolve_llm_provider
+from core.retrieval import Retriever
+from core.settings import Settings, get_settings
+from core.vectorstore import VectorIndex
+
+
+@dataclass
+class Services:
+    settings: Settings
+    catalog: Catalog
+    embeddings: Embeddings
+    index: VectorIndex
+    ingestor: Ingestor
+    retriever: Retriever
+    # llama.cpp contexts are not thread-safe: one generation at a time per process.
+    llm_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @cached_property
+    def llm(self) -> BaseChatModel | None:
+        return make_chat_model(self.settings)
+
+    @property
+    def llm_provider(self) -> str:
+        return resolve_llm_provider(self.settings)
+
+    @property
+    def embeddings_provider(self) -> str:
+        return resolve_embeddings_provider(self.settings)
+
+
+def build_services(settings: Settings, embeddings: Embeddings | None = None) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.materials_path.mkdir(parents=True, exist_ok=True)
+    embeddings = embeddings or make_embeddings(settings)
+    catalog = Catalog(settings.catalog_path)
+    index = VectorIndex(settings, embeddings_name(embeddings))
+    return Services(
+        settings=settings,
+        catalog=catalog,
+        embeddings=embeddings,
+        index=index,
+        ingestor=Ingestor(settings, catalog, index, embeddings),
+        retriever=Retriever(index, catalog, embeddings, settings.retrieval_mode),
+    )
+
+
+_override: Services | None = None
+
+
+@lru_cache
+def _default_services() -> Services:
+    return build_services(get_settings())
+
+
+def get_services() -> Services:
+    """The process's services; graph nodes and endpoints reach models and stores through this."""
+    return _override or _default_services()
+
+
+def use_services(services: Services | None) -> None:
+    """Make every later get_services() return these (tests and tools that build their own)."""
+    global _override
+    _override = services

@@ -1,0 +1,108 @@
+"""Every setting of the product, read once from the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, computed_field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LLMProvider = Literal["auto", "openai", "gemini", "local", "extractive"]
+EmbeddingsProvider = Literal["auto", "openai", "gemini", "local"]
+LocalModelName = Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"]
+RetrievalMode = Literal["dense", "bm25", "hybrid"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+
+    # Local state. DATA_DIR roots everything unless a more specific path is given.
+    data_dir: Path = Path("data")
+    chroma_persist_dir: Path | None = None
+    materials_dir: Path | None = None
+    chroma_server_url: str | None = None
+    chroma_collection: str = "materials"
+
+    # Model providers.
+    llm_provider: LLMProvider = "auto"
+    embeddings_provider: EmbeddingsProvider = "auto"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_embedding_model: str = "text-embedding-3-small"
+    gemini_api_key: SecretStr | None = None
+    gemini_model: str = "gemini-2.0-flash"
+    gemini_embedding_model: str = "models/text-embedding-004"
+    local_llm_model: LocalModelName = "qwen2.5-coder-1.5b"
+    local_llm_threads: int | None = None
+    local_llm_context: int = 4096
+    llm_temperature: float = 0.1
+    llm_max_tokens: int = 512
+    llm_timeout_seconds: float = 120.0
+
+    # Ingestion.
+    chunk_size: int = 1000
+    chunk_overlap: int = 150
+    spreadsheet_rows_per_chunk: int = 20
+    max_file_mb: int = 50
+    max_pdf_pages: int = 2000
+    ocr_enabled: bool = True
+    ocr_language: str = "por"
+    embed_batch_size: int = 32
+
+    # Retrieval.
+    retrieval_mode: RetrievalMode = "hybrid"
+    retrieval_k: int = 4
+    min_relevance: float = Field(0.78, description="dense cosine similarity under which a passage is ignored")
+
+    # HTTP.
+    rag_host: str = "127.0.0.1"
+    rag_port: int = 8001
+    rag_service_token: SecretStr | None = None
+    cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @computed_field
+    @property
+    def chroma_path(self) -> Path:
+        return self.chroma_persist_dir or self.data_dir / "chroma"
+
+    @computed_field
+    @property
+    def materials_path(self) -> Path:
+        return self.materials_dir or self.data_dir / "materials"
+
+    @computed_field
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.sqlite3"
+
+    @computed_field
+    @property
+    def checkpoints_path(self) -> Path:
+        return self.data_dir / "checkpoints.sqlite3"
+
+    @computed_field
+    @property
+    def models_path(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.max_file_mb * 1024 * 1024
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,116 @@
+"""The Chroma collection of chunks, which records the embedding model that filled it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+
+from core.settings import Settings
+
+
+class EmbeddingModelMismatch(RuntimeError):
+    """The index holds vectors of another embedding model than the one configured."""
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: str
+    text: str
+    metadata: dict
+    score: float
+
+
+def _client(settings: Settings) -> chromadb.ClientAPI:
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
+    if settings.chroma_server_url:
+        url = urlparse(settings.chroma_server_url)
+        return chromadb.HttpClient(
+            host=url.hostname or "localhost",
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+class VectorIndex:
+    def __init__(self, settings: Settings, embedding_model: str):
+        self._client = _client(settings)
+        self._name = settings.chroma_collection
+        self.embedding_model = embedding_model
+        self._collection = self._open()
+
+    def _open(self) -> chromadb.Collection:
+        return self._client.get_or_create_collection(
+            self._name,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"embedding_model": self.embedding_model},
+            embedding_function=None,
+        )
+
+    @property
+    def recorded_model(self) -> tuple[str | None, int | None]:
+        metadata = self._collection.metadata or {}
+        return metadata.get("embedding_model"), metadata.get("dimension")
+
+    def check_embedding_model(self) -> None:
+        model, dimension = self.recorded_model
+        if model not in (None, self.embedding_model) and self.count() > 0:
+            raise EmbeddingModelMismatch(
+                f"The index was built with the embedding model '{model}' ({dimension} dimensions) but "
+                f"the configured one is '{self.embedding_model}'. Rebuild the index with `dnaforca reindex` "
+                "(or POST /reset then POST /process-materials), or set EMBEDDINGS_PROVIDER back."
+            )
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def ids_of_material(self, material_id: str) -> set[str]:
+        return set(self._collection.get(where={"material_id": material_id}, include=[])["ids"])
+
+    def add(self, ids: Sequence[str], texts: Sequence[str], vectors: Sequence[Sequence[float]],
+            metadatas: Sequence[dict]) -> None:
+        if not ids:
+            return
+        self.check_embedding_model()
+        model, dimension = self.recorded_model
+        if model != self.embedding_model or dimension != len(vectors[0]):
+            self._collection.modify(metadata={"embedding_model": self.embedding_model, "dimension": len(vectors[0])})
+        self._collection.upsert(ids=list(ids), documents=list(texts), embeddings=list(vectors),
+                                metadatas=list(metadatas))
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            self._collection.delete(ids=list(ids))
+
+    def delete_material(self, material_id: str) -> int:
+        ids = self.ids_of_material(material_id)
+        self.delete(sorted(ids))
+        return len(ids)
+
+    def search(self, vector: Sequence[float], k: int, material_ids: Sequence[str] | None = None) -> list[StoredChunk]:
+        self.check_embedding_model()
+        where = {"material_id": {"$in": list(material_ids)}} if material_ids else None
+        result = self._collection.query(
+            query_embeddings=[list(vector)], n_results=k, where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            StoredChunk(id=id_, text=text, metadata=metadata, score=1.0 - distance)
+            for id_, text, metadata, distance in zip(
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]
+            )
+        ]
+
+    def all_chunks(self) -> tuple[list[str], list[str], list[dict]]:
+        result = self._collection.get(include=["documents", "metadatas"])
+        return result["ids"], result["documents"], result["metadatas"]
+
+    def reset(self) -> None:
+        self._client.delete_collection(self._name)
+        self._collection = self._open()

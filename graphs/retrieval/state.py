@@ -1,0 +1,24 @@
+"""State of the retrieval agent: the conversation, the current question and what was found."""
+
+from __future__ import annotations
+
+from typing import Annotated, NotRequired, TypedDict
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+
+
+class RetrievalInput(TypedDict):
+    question: str
+    material_ids: NotRequired[list[str] | None]
+    k: NotRequired[int | None]
+
+
+class RetrievalOutput(TypedDict):
+    answer: str
+    sources: list[dict]
+    standalone_question: str
+
+
+class RetrievalState(RetrievalInput, RetrievalOutput):
+    messages: Annotated[list[AnyMessage], add_messages]

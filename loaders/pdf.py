@@ -1,0 +1,140 @@
+"""PDF: the text layer through pdfium (pypdf where pdfium finds nothing), OCR for image-only pages."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import re
+import shutil
+from pathlib import Path
+
+import pypdf
+import pypdfium2 as pdfium
+from langchain_core.documents import Document
+
+from core.settings import Settings
+from loaders.base import LoaderError
+
+log = logging.getLogger(__name__)
+
+# A page with less text than this is treated as a scan and sent to OCR.
+MIN_TEXT_CHARS = 20
+OCR_DPI = 300
+# Lines that open or close at least this share of pages are running headers/footers.
+BOILERPLATE_SHARE = 0.3
+BOILERPLATE_WINDOW = 4
+
+
+def ocr_available(language: str = "por") -> bool:
+    if shutil.which("tesseract") is None:
+        return False
+    import pytesseract
+
+    try:
+        return language in pytesseract.get_languages(config="")
+    except pytesseract.TesseractError:
+        return False
+
+
+def clean_page_text(text: str) -> str:
+    """Join words hyphenated across lines and normalise whitespace."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # pdfium marks a soft line-break hyphen with \x02; a plain hyphen before a lowercase letter is the same.
+    text = re.sub(r"\x02\n?", "", text)
+    text = re.sub(r"(\w)-\n(?=[a-zà-ÿ])", r"\1", text)
+    text = re.sub(r"[ \t\u00a0]+", " ", text)
+    text = re.sub(r" *\n *", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _strip_boilerplate(pages: list[str]) -> list[str]:
+    """Drop running headers, footers and bare page numbers repeated across pages."""
+    if len(pages) < 4:
+        return pages
+
+    def edges(text: str) -> set[str]:
+        lines = [line.strip() for line in text.split("\n") if line.strip()]
+        return set(lines[:BOILERPLATE_WINDOW] + lines[-BOILERPLATE_WINDOW:])
+
+    counts = collections.Counter(line for page in pages for line in edges(page))
+    repeated = {line for line, count in counts.items() if count >= BOILERPLATE_SHARE * len(pages)}
+    cleaned = []
+    for page in pages:
+        lines = page.split("\n")
+        head, body, tail = lines[:BOILERPLATE_WINDOW], lines[BOILERPLATE_WINDOW:-BOILERPLATE_WINDOW], []
+        if len(lines) > BOILERPLATE_WINDOW:
+            tail = lines[-BOILERPLATE_WINDOW:]
+        else:
+            body = []
+
+        def keep(line: str) -> bool:
+            stripped = line.strip()
+            return stripped not in repeated and not stripped.isdigit()
+
+        cleaned.append("\n".join([*filter(keep, head), *body, *filter(keep, tail)]).strip())
+    return cleaned
+
+
+def _open(path: Path, settings: Settings) -> pdfium.PdfDocument:
+    try:
+        document = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as error:
+        if "password" in str(error).lower():
+            raise LoaderError("The PDF is password-protected; upload a copy without a password") from None
+        raise LoaderError(f"The file is not a readable PDF ({error})") from None
+    if len(document) == 0:
+        raise LoaderError("The PDF has no pages")
+    if len(document) > settings.max_pdf_pages:
+        raise LoaderError(f"The PDF has {len(document)} pages, over the limit of {settings.max_pdf_pages}")
+    return document
+
+
+def _pypdf_pages(path: Path) -> list[str] | None:
+    """pypdf reads some malformed files that pdfium returns blank; None if it cannot either."""
+    try:
+        return [page.extract_text() or "" for page in pypdf.PdfReader(path).pages]
+    except Exception as error:  # pypdf raises many unrelated types on broken files
+        log.info("pypdf could not read %s: %s", path.name, error)
+        return None
+
+
+def _ocr(page: pdfium.PdfPage, language: str) -> str:
+    import pytesseract
+
+    image = page.render(scale=OCR_DPI / 72).to_pil()
+    return pytesseract.image_to_string(image, lang=language)
+
+
+def load_pdf(path: Path, settings: Settings) -> list[Document]:
+    document = _open(path, settings)
+    try:
+        texts = [document[index].get_textpage().get_text_bounded() for index in range(len(document))]
+        blank = [index for index, text in enumerate(texts) if len(text.strip()) < MIN_TEXT_CHARS]
+        if blank:
+            fallback = _pypdf_pages(path)
+            if fallback and len(fallback) == len(texts):
+                for index in blank:
+                    if len(fallback[index].strip()) >= MIN_TEXT_CHARS:
+                        texts[index] = fallback[index]
+        ocr_pages: set[int] = set()
+        still_blank = [index for index in blank if len(texts[index].strip()) < MIN_TEXT_CHARS]
+        if still_blank and settings.ocr_enabled and ocr_available(settings.ocr_language):
+            for index in still_blank:
+                texts[index] = _ocr(document[index], settings.ocr_language)
+                ocr_pages.add(index)
+    finally:
+        document.close()
+
+    pages = _strip_boilerplate([clean_page_text(text) for text in texts])
+    documents = [
+        Document(page_content=text, metadata={"page": index + 1, "ocr": index in ocr_pages})
+        for index, text in enumerate(pages)
+        if text
+    ]
+    if not documents:
+        if still_blank and not ocr_available(settings.ocr_language):
+            raise LoaderError(
+                "The PDF has no text layer and OCR is unavailable (install tesseract-ocr and tesseract-ocr-por)"
+            )
+        raise LoaderError("No text could be extracted from the PDF")
+    return documents

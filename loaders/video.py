@@ -1,0 +1,91 @@
+"""Videos and audio: the transcript from a sidecar .srt/.vtt, or from OpenAI Whisper when a key is set."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from langchain_core.documents import Document
+
+from core.settings import Settings
+from loaders.base import LoaderError, TranscriptRequired
+from loaders.subtitles import Cue, cue_documents, read_cues
+
+VIDEO_EXTENSIONS = {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mp3", ".m4a", ".wav", ".ogg"}
+SIDECAR_SUFFIXES = (".srt", ".vtt", ".pt-BR.srt", ".pt-BR.vtt", ".pt.srt", ".pt.vtt")
+WHISPER_MAX_BYTES = 25 * 1024 * 1024
+
+
+def sidecar_for(path: Path) -> Path | None:
+    for suffix in SIDECAR_SUFFIXES:
+        candidate = path.with_name(path.stem + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def is_sidecar(path: Path) -> bool:
+    """A subtitle file that belongs to a video next to it, and is indexed as that video's transcript."""
+    stem = path.name
+    for suffix in SIDECAR_SUFFIXES:
+        if stem.endswith(suffix):
+            base = stem[: -len(suffix)]
+            return any(path.with_name(base + extension).is_file() for extension in VIDEO_EXTENSIONS)
+    return False
+
+
+def ffmpeg_available() -> bool:
+    return shutil.which("ffmpeg") is not None
+
+
+def _extract_audio(path: Path, target: Path) -> None:
+    """Mono 16 kHz Opus at 24 kb/s: about 11 MB an hour, well under Whisper's 25 MB limit."""
+    result = subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(path), "-vn", "-ac", "1", "-ar", "16000",
+         "-c:a", "libopus", "-b:a", "24k", str(target)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise LoaderError(f"ffmpeg could not read the audio track: {result.stderr.strip()[:300]}")
+
+
+def transcribe_with_whisper(path: Path, settings: Settings) -> list[Cue]:
+    from openai import OpenAI
+
+    client = OpenAI(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        timeout=settings.llm_timeout_seconds * 5,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        audio = path
+        if ffmpeg_available():
+            audio = Path(folder) / "audio.ogg"
+            _extract_audio(path, audio)
+        if audio.stat().st_size > WHISPER_MAX_BYTES:
+            raise LoaderError("The audio is over Whisper's 25 MB limit; install ffmpeg to compress it first")
+        with audio.open("rb") as handle:
+            response = client.audio.transcriptions.create(
+                model="whisper-1", file=handle, response_format="verbose_json", language="pt"
+            )
+    return [Cue(segment.start, segment.end, segment.text.strip()) for segment in response.segments or []]
+
+
+def load_video(path: Path, settings: Settings) -> list[Document]:
+    sidecar = sidecar_for(path)
+    if sidecar is not None:
+        cues, origin = read_cues(sidecar), f"sidecar:{sidecar.name}"
+    elif settings.openai_api_key is not None:
+        cues, origin = transcribe_with_whisper(path, settings), "whisper"
+    else:
+        raise TranscriptRequired(
+            f"No transcript for this video: add {path.stem}.srt or {path.stem}.vtt next to it, "
+            "or set OPENAI_API_KEY to transcribe it with Whisper"
+        )
+    documents = cue_documents(cues, settings.chunk_size, {"transcript": origin})
+    if not documents:
+        raise LoaderError("The transcript is empty")
+    return documents
