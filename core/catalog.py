@@ -128,6 +128,11 @@ class Catalog:
         row = self._execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return Job(**json.loads(row[0])) if row else None
 
+    def unfinished_jobs(self) -> list[Job]:
+        rows = self._execute("SELECT body FROM jobs ORDER BY created_at").fetchall()
+        jobs = [Job(**json.loads(row[0])) for row in rows]
+        return [job for job in jobs if job.state in ("queued", "running")]
+
     def last_job(self) -> Job | None:
         row = self._execute("SELECT body FROM jobs ORDER BY created_at DESC LIMIT 1").fetchone()
         return Job(**json.loads(row[0])) if row else None

@@ -64,7 +64,7 @@ def make_embeddings(settings: Settings) -> Embeddings:
 
 def embeddings_name(embeddings: Embeddings) -> str:
     """provider:model, recorded on the collection so that vectors of two models never mix."""
-    if isinstance(embeddings, LocalE5Embeddings):
+    if isinstance(getattr(embeddings, "name", None), str):
         return embeddings.name
     model = getattr(embeddings, "model", None) or type(embeddings).__name__
     return f"{type(embeddings).__name__}:{model}"

@@ -183,7 +183,10 @@ class Ingestor:
         for path in paths:
             progress.current_file = path.name
             report(progress)
-            results.append(self.ingest_file(path, progress, report))
+            try:
+                results.append(self.ingest_file(path, progress, report))
+            except OSError as error:  # vanished or unreadable between listing and reading
+                results.append(FileResult(material_id_for(path.name), path.name, "failed", error=str(error)))
             progress.files_done += 1
             report(progress)
         progress.current_file = None

@@ -1,0 +1,58 @@
+# DNA da Força AI. `make run` sets everything up and serves the RAG server; `make test` runs the suite.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+LANGGRAPH_VENV := .venv-langgraph
+# llama.cpp's default native build enables AMX kernels that crash on these CPUs: pin the instruction sets.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+export LANGGRAPH_CLI_NO_ANALYTICS := 1
+export LANGGRAPH_NO_VERSION_CHECK := true
+export LANGSMITH_TRACING := false
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: install run serve ingest test lint bench materials clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==26.3
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[server,local-llm,dev]"
+	touch $@
+
+# `langgraph dev` needs sse-starlette>=2, LangServe needs <2: it lives in its own environment.
+$(LANGGRAPH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(LANGGRAPH_VENV)
+	$(LANGGRAPH_VENV)/bin/pip install --quiet --upgrade pip==26.3
+	$(LANGGRAPH_VENV)/bin/pip install --quiet -e . "langgraph-cli[inmem]==0.4.40"
+	touch $@
+
+tests/e2e/node_modules/.installed: tests/e2e/package.json tests/e2e/package-lock.json
+	cd tests/e2e && npm ci --silent --no-audit --no-fund
+	touch $@
+
+ingest: install
+	$(BIN)/dnaforca ingest examples/materials
+
+run: ingest
+	$(BIN)/dnaforca serve
+
+serve: install
+	$(BIN)/dnaforca serve
+
+test: install $(LANGGRAPH_VENV)/.installed tests/e2e/node_modules/.installed
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/query.py
+	$(BIN)/python bench/retrieval_eval.py
+
+materials: install
+	$(BIN)/python scripts/make_sample_materials.py
+
+clean:
+	rm -rf $(VENV) $(LANGGRAPH_VENV) tests/e2e/node_modules data

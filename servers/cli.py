@@ -1,0 +1,111 @@
+"""`dnaforca`: ingest, ask and inspect from a terminal or a notebook, without the servers."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import typer
+from tqdm import tqdm
+
+from core.ingest import Progress
+from core.services import get_services
+
+app = typer.Typer(help="DNA da Força AI: course materials in, cited answers out.", no_args_is_help=True)
+
+
+def _run_with_progress(action) -> list:
+    files = tqdm(desc="arquivos", unit="arq", position=0)
+    chunks = tqdm(desc="trechos", unit="trecho", position=1)
+
+    def report(progress: Progress) -> None:
+        files.total, files.n = progress.files_total, progress.files_done
+        chunks.total, chunks.n = progress.chunks_total, progress.chunks_done
+        files.set_postfix_str(progress.current_file or "")
+        files.refresh()
+        chunks.refresh()
+
+    try:
+        return action(report)
+    finally:
+        files.close()
+        chunks.close()
+
+
+def _print_results(results: list) -> None:
+    failed = 0
+    for result in results:
+        line = f"{result.status:>16}  {result.file_name}  ({result.chunks} trechos, +{result.added} -{result.removed})"
+        if result.error:
+            failed += 1
+            line += f"\n{'':>18}{result.error}"
+        typer.echo(line)
+    if failed:
+        typer.echo(f"{failed} arquivo(s) com erro", err=True)
+
+
+@app.command()
+def ingest(paths: list[Path] = typer.Argument(None, help="files or folders to copy into MATERIALS_DIR")) -> None:
+    """Copy PATHs into MATERIALS_DIR (if given) and index every new or changed material."""
+    services = get_services()
+    root = services.settings.materials_path
+    for path in paths or []:
+        if path.is_dir():
+            shutil.copytree(path, root / path.name if path.resolve() != root.resolve() else root, dirs_exist_ok=True)
+        elif path.is_file():
+            if path.resolve().parent != root.resolve():
+                shutil.copy2(path, root / path.name)
+        else:
+            raise typer.BadParameter(f"{path} does not exist")
+    _print_results(_run_with_progress(services.ingestor.sync))
+
+
+@app.command()
+def reindex() -> None:
+    """Drop the index and rebuild it from MATERIALS_DIR (after changing the embedding model)."""
+    services = get_services()
+    services.ingestor.reset()
+    _print_results(_run_with_progress(services.ingestor.sync))
+
+
+@app.command()
+def ask(
+    question: str,
+    material: list[str] = typer.Option(None, "--material", "-m", help="restrict to these material ids"),
+    k: int = typer.Option(None, help="passages to retrieve"),
+) -> None:
+    """Answer QUESTION from the materials, with its sources."""
+    from graphs.retrieval.graph import graph
+
+    state = graph.invoke({"question": question, "material_ids": material or None, "k": k})
+    typer.echo(state["answer"])
+    if state["sources"]:
+        typer.echo("\nFontes:")
+        for number, source in enumerate(state["sources"], start=1):
+            typer.echo(f"  [{number}] {source['source']} {source['location']} (score {source['score']:.3f})")
+
+
+@app.command()
+def stats() -> None:
+    """Materials and chunks in the index."""
+    services = get_services()
+    typer.echo(f"trechos indexados: {services.index.count()}")
+    for status, count in sorted(services.catalog.status_counts().items()):
+        typer.echo(f"materiais {status}: {count}")
+    for material in services.catalog.materials():
+        typer.echo(f"  {material.id}  {material.status:>10}  {material.chunks:>5}  {material.path}")
+
+
+@app.command()
+def serve(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
+    """Start the RAG server."""
+    import uvicorn
+
+    settings = get_services().settings
+    host, port = host or settings.rag_host, port or settings.rag_port
+    typer.echo(f"Playground: http://{host}:{port}/chat-playground/playground/  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run("servers.rag.app:app", host=host, port=port, log_level=settings.log_level.lower())
+
+
+if __name__ == "__main__":
+    app()

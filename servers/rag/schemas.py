@@ -1,0 +1,101 @@
+"""Request and response bodies of the RAG server."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class QueryConfig(BaseModel):
+    k: int | None = Field(None, ge=1, le=50, description="passages to retrieve")
+
+
+class QueryRequest(BaseModel):
+    question: str = Field(..., min_length=1, max_length=4000)
+    material_ids: list[str] | None = None
+    config: QueryConfig | None = None
+
+
+class Source(BaseModel):
+    material_id: str
+    source: str
+    page: int | None = None
+    location: str = ""
+    text: str
+    score: float
+
+
+class QueryResponse(BaseModel):
+    answer: str
+    sources: list[Source]
+    question: str
+    standalone_question: str
+    llm_provider: str
+    took_ms: float
+
+
+class ProcessRequest(BaseModel):
+    files: list[str] | None = Field(
+        None, description="paths inside MATERIALS_DIR; empty means every new or changed material"
+    )
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    state: str
+    status_url: str
+
+
+class FileResultOut(BaseModel):
+    material_id: str
+    file_name: str
+    status: str
+    chunks: int = 0
+    added: int = 0
+    removed: int = 0
+    error: str | None = None
+
+
+class JobOut(BaseModel):
+    id: str
+    state: Literal["queued", "running", "completed", "failed"]
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    files_total: int
+    files_done: int
+    chunks_total: int
+    chunks_done: int
+    current_file: str | None
+    results: list[FileResultOut]
+    errors: list[FileResultOut]
+    error: str | None
+
+
+class MaterialOut(BaseModel):
+    id: str
+    path: str
+    file_name: str
+    size: int
+    sha256: str | None
+    status: str
+    error: str | None
+    chunks: int
+    updated_at: float | None
+
+
+class UploadOut(BaseModel):
+    materials: list[MaterialOut]
+    job_id: str | None
+
+
+class ResetRequest(BaseModel):
+    confirm: Literal["RESET"] = Field(..., description='must be the word "RESET"')
+    delete_files: bool = False
+
+
+class DeleteOut(BaseModel):
+    material_id: str
+    file_name: str
+    vectors_removed: int

@@ -1,0 +1,96 @@
+"""Shared fixtures: an isolated DATA_DIR per test, real embeddings, real stores."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from langchain_core.embeddings import Embeddings
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "examples" / "materials"
+CORPUS = REPO.parent / "shared" / "corpus"
+# The local model's joined GGUF (1.1 GB) is built once per checkout, not once per test.
+MODELS_DIR = REPO / "data" / "models"
+
+os.environ.update(
+    {
+        "ANONYMIZED_TELEMETRY": "False",
+        "LANGSMITH_TRACING": "false",
+        "LLM_PROVIDER": "extractive",
+        "EMBEDDINGS_PROVIDER": "local",
+        "MODELS_DIR": str(MODELS_DIR),
+        "ENVIRONMENT": "test",
+    }
+)
+for variable in ("OPENAI_API_KEY", "GEMINI_API_KEY", "RAG_SERVICE_TOKEN", "CHROMA_PERSIST_DIR", "MATERIALS_DIR"):
+    os.environ.pop(variable, None)
+
+
+@pytest.fixture(scope="session")
+def embeddings():
+    """One real e5 model for the whole session (it loads in milliseconds, but keeps its arena)."""
+    from core.embeddings import LocalE5Embeddings
+
+    return LocalE5Embeddings()
+
+
+class CountingEmbeddings(Embeddings):
+    """The real embeddings, counting how many texts they were asked to embed."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.documents_embedded = 0
+        self.name = inner.name
+
+    def embed_documents(self, texts):
+        self.documents_embedded += len(texts)
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text):
+        return self.inner.embed_query(text)
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    from core.settings import Settings, get_settings
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def services(settings, embeddings):
+    from core.services import build_services, use_services
+
+    counting = CountingEmbeddings(embeddings)
+    built = build_services(settings, embeddings=counting)
+    use_services(built)
+    yield built
+    use_services(None)
+    built.catalog.close()
+
+
+@pytest.fixture
+def materials(services) -> Path:
+    """The bundled samples copied into this test's MATERIALS_DIR."""
+    root = services.settings.materials_path
+    for path in SAMPLES.iterdir():
+        shutil.copy2(path, root / path.name)
+    return root
+
+
+def ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip locally when a system dependency is absent; in CI its absence is a failure."""
+    if not condition:
+        if ci():
+            pytest.fail(f"{reason} (required in CI)")
+        pytest.skip(reason)
