@@ -46,12 +46,13 @@ class VectorIndex:
         self._collection = self._open()
 
     def _open(self) -> chromadb.Collection:
-        return self._client.get_or_create_collection(
-            self._name,
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata={"embedding_model": self.embedding_model},
-            embedding_function=None,
+        # No metadata here: passing it would overwrite the model an existing collection recorded.
+        collection = self._client.get_or_create_collection(
+            self._name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
         )
+        if not (collection.metadata or {}).get("embedding_model"):
+            collection.modify(metadata={"embedding_model": self.embedding_model})
+        return collection
 
     @property
     def recorded_model(self) -> tuple[str | None, int | None]:

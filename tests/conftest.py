@@ -40,10 +40,10 @@ def embeddings():
 class CountingEmbeddings(Embeddings):
     """The real embeddings, counting how many texts they were asked to embed."""
 
-    def __init__(self, inner):
+    def __init__(self, inner, name: str | None = None):
         self.inner = inner
         self.documents_embedded = 0
-        self.name = inner.name
+        self.name = name or inner.name
 
     def embed_documents(self, texts):
         self.documents_embedded += len(texts)
