@@ -1,0 +1,47 @@
+"""The RAG server as a real process: RemoteRunnable token streaming and answers of the real local model."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from langserve import RemoteRunnable
+
+
+def test_local_model_answers_from_the_materials_with_citations(rag_server):
+    body = httpx.post(f"{rag_server}/query", json={"question": "Quanta proteína por dia devo comer para ganhar massa?"},
+                      timeout=180).json()
+
+    assert body["llm_provider"] == "local"
+    assert body["sources"][0]["source"] == "guia-nutricao-e-recuperacao.docx"
+    assert not body["answer"].startswith("Resposta extrativa")
+    assert any(number in body["answer"] for number in ("1,6", "2,2", "1.6", "2.2")), body["answer"]
+
+
+def test_remote_runnable_streams_answer_tokens(rag_server):
+    rag = RemoteRunnable(f"{rag_server}/rag", timeout=180, headers={"X-Thread-Id": "integration-stream"})
+
+    async def collect() -> tuple[list[str], dict]:
+        tokens, output = [], {}
+        async for event in rag.astream_events({"question": "Como posicionar as escápulas no supino?"}, version="v2"):
+            if event["event"] == "on_chat_model_stream" and "answer" in event.get("tags", []):
+                tokens.append(event["data"]["chunk"].content)
+            if event["event"] == "on_chain_end" and not event["parent_ids"]:
+                output = event["data"]["output"]
+        return tokens, output
+
+    tokens, output = asyncio.run(collect())
+
+    assert len(tokens) >= 5, tokens
+    assert "".join(tokens).strip() == output["answer"]
+    assert output["sources"][0]["source"] == "aula-01-tecnica-do-supino.srt"
+
+
+def test_conversation_continues_across_http_calls_with_the_real_model(rag_server):
+    chat = RemoteRunnable(f"{rag_server}/rag", timeout=180, headers={"X-Thread-Id": "integration-memory"})
+
+    chat.invoke({"question": "Quanta proteína devo comer por dia?"})
+    second = chat.invoke({"question": "E quantas horas devo dormir?"})
+
+    assert second["sources"] and second["sources"][0]["source"] == "guia-nutricao-e-recuperacao.docx"
+    assert second["standalone_question"] != "E quantas horas devo dormir?"  # rewritten from the conversation
