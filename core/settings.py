@@ -48,13 +48,13 @@ class Settings(BaseSettings):
 
     # Ingestion.
     chunk_size: int = 1000
-    chunk_overlap: int = 150
+    chunk_overlap: int = 100
     spreadsheet_rows_per_chunk: int = 20
     max_file_mb: int = 50
     max_pdf_pages: int = 2000
     ocr_enabled: bool = True
     ocr_language: str = "por"
-    embed_batch_size: int = 32
+    embed_batch_size: int = 64
 
     # Retrieval.
     retrieval_mode: RetrievalMode = "hybrid"
