@@ -58,7 +58,9 @@ def make_embeddings(settings: Settings) -> Embeddings:
 
         if settings.gemini_api_key is None:
             raise ValueError("EMBEDDINGS_PROVIDER=gemini needs GEMINI_API_KEY")
-        return GoogleGenerativeAIEmbeddings(model=settings.gemini_embedding_model, google_api_key=settings.gemini_api_key)
+        return GoogleGenerativeAIEmbeddings(
+            model=settings.gemini_embedding_model, google_api_key=settings.gemini_api_key
+        )
     return LocalE5Embeddings()
 
 

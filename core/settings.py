@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, computed_field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LLMProvider = Literal["auto", "openai", "gemini", "local", "extractive"]
 EmbeddingsProvider = Literal["auto", "openai", "gemini", "local"]
@@ -60,18 +62,22 @@ class Settings(BaseSettings):
     retrieval_mode: RetrievalMode = "hybrid"
     retrieval_k: int = 4
     # e5 similarity: in-domain questions scored 0.86-0.93 on the samples, off-topic ones 0.76-0.84.
-    min_relevance: float = Field(0.85, description="best dense similarity under which the materials do not cover a question")
+    min_relevance: float = Field(
+        0.85, description="best dense similarity under which the materials do not cover a question"
+    )
 
     # HTTP.
     rag_host: str = "127.0.0.1"
     rag_port: int = 8001
     rag_service_token: SecretStr | None = None
-    cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["http://localhost:3000"])
 
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str) and not value.lstrip().startswith("["):
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 

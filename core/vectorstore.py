@@ -104,7 +104,7 @@ class VectorIndex:
         return [
             StoredChunk(id=id_, text=text, metadata=metadata, score=1.0 - distance)
             for id_, text, metadata, distance in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
             )
         ]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import docx
@@ -114,7 +114,7 @@ def write_pdf(path: Path) -> None:
         for paragraph in paragraphs:
             pdf.multi_cell(0, 6, paragraph)
             pdf.ln(3)
-    pdf.set_creation_date(datetime(2026, 1, 1, tzinfo=timezone.utc))
+    pdf.set_creation_date(datetime(2026, 1, 1, tzinfo=UTC))
     pdf.output(str(path))
 
 
@@ -141,7 +141,7 @@ def write_docx(path: Path) -> None:
             table = document.add_table(rows=0, cols=len(content[0]))
             for row in content:
                 cells = table.add_row().cells
-                for cell, value in zip(cells, row):
+                for cell, value in zip(cells, row, strict=True):
                     cell.text = value
     document.save(path)
 

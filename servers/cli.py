@@ -51,7 +51,8 @@ def ingest(paths: list[Path] = typer.Argument(None, help="files or folders to co
     root = services.settings.materials_path
     for path in paths or []:
         if path.is_dir():
-            shutil.copytree(path, root / path.name if path.resolve() != root.resolve() else root, dirs_exist_ok=True)
+            if path.resolve() != root.resolve():
+                shutil.copytree(path, root, dirs_exist_ok=True)
         elif path.is_file():
             if path.resolve().parent != root.resolve():
                 shutil.copy2(path, root / path.name)

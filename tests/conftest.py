@@ -55,7 +55,7 @@ class CountingEmbeddings(Embeddings):
 
 @pytest.fixture
 def settings(tmp_path, monkeypatch):
-    from core.settings import Settings, get_settings
+    from core.settings import get_settings
 
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()

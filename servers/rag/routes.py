@@ -232,7 +232,7 @@ def delete_material(material_id: str, services: ServicesDep) -> DeleteOut:
 async def _save_upload(upload: UploadFile, folder: Path, limit: int) -> tuple[Path, str]:
     digest = hashlib.sha256()
     size = 0
-    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=".upload-", delete=False)
+    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=".upload-", delete=False)  # noqa: SIM115 (kept on success)
     temporary = Path(handle.name)
     try:
         with handle:
@@ -267,7 +267,7 @@ async def upload_materials(
     by_hash = {material.sha256: material for material in services.catalog.materials()}
     saved: list[tuple[Path, Path]] = []
     try:
-        for upload, name in zip(files, names):
+        for upload, name in zip(files, names, strict=True):
             temporary, sha256 = await _save_upload(upload, root, services.settings.max_file_bytes)
             saved.append((temporary, root / name))
             twin = by_hash.get(sha256)

@@ -19,7 +19,8 @@ def test_sample_pdf_gives_one_document_per_page_with_page_numbers(settings):
 
 
 def test_words_hyphenated_across_lines_are_joined():
-    assert clean_page_text("com\x02\r\nparar e espe-\ncífica, mas não Rio-\nSão") == "comparar e específica, mas não Rio-\nSão"
+    text = "com\x02\r\nparar e espe-\ncífica, mas não Rio-\nSão"
+    assert clean_page_text(text) == "comparar e específica, mas não Rio-\nSão"
 
 
 def test_real_curriculum_pdf_drops_running_headers_and_keeps_every_page(settings):

@@ -113,9 +113,11 @@ def test_upload_refuses_wrong_type_empty_huge_and_duplicate_files(client, servic
     assert client.post("/materials", files={"files": ("vazio.pdf", b"")}).status_code == 400
     huge = client.post("/materials", files={"files": ("grande.txt", b"a" * (1024 * 1024 + 1))})
     assert huge.status_code == 413 and "MAX_FILE_MB" in huge.json()["detail"]
-    twin = client.post("/materials", files={"files": ("copia.srt", (SAMPLES / "aula-01-tecnica-do-supino.srt").read_bytes())})
+    subtitles = (SAMPLES / "aula-01-tecnica-do-supino.srt").read_bytes()
+    twin = client.post("/materials", files={"files": ("copia.srt", subtitles)})
     assert twin.status_code == 409 and "aula-01-tecnica-do-supino.srt" in twin.json()["detail"]
-    assert sorted(p.name for p in services.settings.materials_path.iterdir()) == sorted(p.name for p in SAMPLES.iterdir())
+    stored = sorted(path.name for path in services.settings.materials_path.iterdir())
+    assert stored == sorted(path.name for path in SAMPLES.iterdir())
 
 
 def test_delete_material_removes_file_and_vectors(client, services, indexed):

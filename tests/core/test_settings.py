@@ -1,0 +1,40 @@
+from pathlib import Path
+
+from core.settings import Settings
+from tests.conftest import REPO
+
+
+def test_data_dir_roots_all_local_state_unless_overridden(monkeypatch):
+    monkeypatch.setenv("DATA_DIR", "/srv/dna")
+    settings = Settings(_env_file=None)
+    assert (settings.chroma_path, settings.materials_path, settings.catalog_path) == (
+        Path("/srv/dna/chroma"), Path("/srv/dna/materials"), Path("/srv/dna/catalog.sqlite3"))
+
+    monkeypatch.setenv("CHROMA_PERSIST_DIR", "/var/chroma")
+    monkeypatch.setenv("MATERIALS_DIR", "/mnt/drive")
+    settings = Settings(_env_file=None)
+    assert (settings.chroma_path, settings.materials_path) == (Path("/var/chroma"), Path("/mnt/drive"))
+
+
+def test_cors_origins_accept_a_comma_separated_list(monkeypatch):
+    monkeypatch.setenv("CORS_ORIGINS", "https://app.dnadaforca.com.br, http://localhost:5173")
+    assert Settings(_env_file=None).cors_origins == ["https://app.dnadaforca.com.br", "http://localhost:5173"]
+
+
+def test_env_example_documents_every_setting():
+    documented = (REPO / "env.example").read_text()
+    assert [name.upper() for name in Settings.model_fields if name.upper() not in documented] == []
+
+
+def test_auto_providers_prefer_openai_then_gemini_then_local(monkeypatch):
+    from core.embeddings import resolve_embeddings_provider
+    from core.llm import resolve_llm_provider
+
+    for variable in ("LLM_PROVIDER", "EMBEDDINGS_PROVIDER"):
+        monkeypatch.setenv(variable, "auto")
+    assert resolve_embeddings_provider(Settings(_env_file=None)) == "local"
+    assert resolve_llm_provider(Settings(_env_file=None)) == "local"  # the bundled model is installed
+    monkeypatch.setenv("GEMINI_API_KEY", "g")
+    assert resolve_llm_provider(Settings(_env_file=None)) == "gemini"
+    monkeypatch.setenv("OPENAI_API_KEY", "o")
+    assert resolve_embeddings_provider(Settings(_env_file=None)) == "openai"
