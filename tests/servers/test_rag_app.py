@@ -194,3 +194,15 @@ def test_service_token_protects_everything_but_health(client, services, monkeypa
         assert getattr(client, method)(path).status_code == 401, path
     assert client.get("/status", headers={"Authorization": "Bearer errado"}).status_code == 401
     assert client.get("/status", headers={"Authorization": "Bearer segredo"}).status_code == 200
+
+
+def test_rag_batch_and_chat_stream_endpoints(client, indexed):
+    batch = client.post("/rag/batch", json={"inputs": [{"question": "O que é deload?"},
+                                                       {"question": "Qual a capital da França?"}]})
+    with client.stream("POST", "/chat/stream", json={"input": {"messages": [
+            {"type": "human", "content": "Como posicionar as escápulas no supino?"}]}}) as stream:
+        events = [line for line in stream.iter_lines() if line.startswith("event:")]
+
+    outputs = batch.json()["output"]
+    assert outputs[0]["sources"] and outputs[1]["sources"] == []
+    assert events[0] == "event: metadata" and "event: data" in events and events[-1] == "event: end"

@@ -1,0 +1,33 @@
+"""The `dnaforca` command: ingest with progress, ask with sources, stats, reindex."""
+
+from typer.testing import CliRunner
+
+from servers.cli import app
+from tests.conftest import SAMPLES
+
+runner = CliRunner()
+
+
+def test_ingest_ask_stats_and_reindex(services):
+    ingested = runner.invoke(app, ["ingest", str(SAMPLES)])
+    asked = runner.invoke(app, ["ask", "Quanto tempo devo dormir por noite?", "--k", "2"])
+    again = runner.invoke(app, ["ingest"])
+    stats = runner.invoke(app, ["stats"])
+    reindexed = runner.invoke(app, ["reindex"])
+
+    assert ingested.exit_code == 0, ingested.output
+    assert ingested.output.count("indexed") == 4 and "arquivos" in ingested.output
+    assert "Durma de 7 a 9 horas" in asked.output and "[1] guia-nutricao-e-recuperacao.docx" in asked.output
+    assert again.output.count("unchanged") == 4
+    assert "trechos indexados: 10" in stats.output and "materiais indexed: 4" in stats.output
+    assert reindexed.output.count("indexed") == 4 and services.index.count() == 10
+
+
+def test_ingest_reports_a_broken_file_and_indexes_the_rest(services, tmp_path):
+    broken = tmp_path / "quebrado.pdf"
+    broken.write_bytes(b"%PDF-1.4 broken")
+
+    result = runner.invoke(app, ["ingest", str(SAMPLES / "aula-01-tecnica-do-supino.srt"), str(broken)])
+
+    assert "not a readable PDF" in result.output and "1 arquivo(s) com erro" in result.output
+    assert services.index.count() == 1
