@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
@@ -28,10 +28,18 @@ class Services:
     retriever: Retriever
     # llama.cpp contexts are not thread-safe: one generation at a time per process.
     llm_lock: threading.Lock = field(default_factory=threading.Lock)
+    _llm_loading: threading.Lock = field(default_factory=threading.Lock)
+    _llm: BaseChatModel | None = field(default=None, init=False)
+    _llm_loaded: bool = field(default=False, init=False)
 
-    @cached_property
+    @property
     def llm(self) -> BaseChatModel | None:
-        return make_chat_model(self.settings)
+        """The chat model, loaded on first use (None for the extractive answerer)."""
+        if not self._llm_loaded:
+            with self._llm_loading:  # two first questions at once must not load the model twice
+                if not self._llm_loaded:
+                    self._llm, self._llm_loaded = make_chat_model(self.settings), True
+        return self._llm
 
     @property
     def llm_provider(self) -> str:

@@ -6,6 +6,7 @@ import logging
 import re
 import time
 import uuid
+from collections import Counter
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -54,6 +55,7 @@ def create_app() -> FastAPI:
         runner.start()
         app.state.runner = runner
         app.state.started_at = time.time()
+        app.state.queries = Counter()
         app.state.stateless_rag = retrieval_builder.compile(name="rag-stateless")
         async with open_checkpointer(settings) as saver:
             # The graphs are served by LangServe from start-up; their checkpointer opens with the event loop.

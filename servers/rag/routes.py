@@ -57,7 +57,7 @@ def _job_out(job: Job) -> JobOut:
 
 
 def _material_out(material: Material) -> MaterialOut:
-    return MaterialOut(**{**asdict(material)})
+    return MaterialOut(**asdict(material))
 
 
 def safe_file_name(name: str) -> str:
@@ -103,7 +103,7 @@ def service_status(request: Request, services: ServicesDep) -> dict:
 @protected.get("/stats")
 def stats(request: Request, services: ServicesDep) -> dict:
     materials = services.catalog.materials()
-    queries = request.app.state.__dict__.get("queries", Counter())
+    queries = request.app.state.queries
     return {
         "chunks": services.index.count(),
         "materials": len(materials),
@@ -147,8 +147,7 @@ async def query(body: QueryRequest, request: Request, services: ServicesDep) -> 
     }
     state = await request.app.state.stateless_rag.ainvoke(graph_input)
     took_ms = (time.perf_counter() - started) * 1000
-    counter = request.app.state.__dict__.setdefault("queries", Counter())
-    counter.update({"count": 1, "ms": took_ms})
+    request.app.state.queries.update({"count": 1, "ms": took_ms})
     return QueryResponse(
         answer=state["answer"],
         sources=state["sources"],
