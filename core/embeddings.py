@@ -32,11 +32,7 @@ class LocalE5Embeddings(Embeddings):
 def resolve_embeddings_provider(settings: Settings) -> str:
     if settings.embeddings_provider != "auto":
         return settings.embeddings_provider
-    if settings.openai_api_key is not None:
-        return "openai"
-    if settings.gemini_api_key is not None:
-        return "gemini"
-    return "local"
+    return settings.keyed_provider or "local"
 
 
 def make_embeddings(settings: Settings) -> Embeddings:
@@ -45,21 +41,17 @@ def make_embeddings(settings: Settings) -> Embeddings:
     if provider == "openai":
         from langchain_openai import OpenAIEmbeddings
 
-        if settings.openai_api_key is None:
-            raise ValueError("EMBEDDINGS_PROVIDER=openai needs OPENAI_API_KEY")
         return OpenAIEmbeddings(
             model=settings.openai_embedding_model,
-            api_key=settings.openai_api_key,
+            api_key=settings.api_key("openai"),
             base_url=settings.openai_base_url,
             timeout=settings.llm_timeout_seconds,
         )
     if provider == "gemini":
         from langchain_google_genai import GoogleGenerativeAIEmbeddings
 
-        if settings.gemini_api_key is None:
-            raise ValueError("EMBEDDINGS_PROVIDER=gemini needs GEMINI_API_KEY")
         return GoogleGenerativeAIEmbeddings(
-            model=settings.gemini_embedding_model, google_api_key=settings.gemini_api_key
+            model=settings.gemini_embedding_model, google_api_key=settings.api_key("gemini")
         )
     return LocalE5Embeddings()
 

@@ -16,10 +16,8 @@ log = logging.getLogger(__name__)
 def resolve_llm_provider(settings: Settings) -> str:
     if settings.llm_provider != "auto":
         return settings.llm_provider
-    if settings.openai_api_key is not None:
-        return "openai"
-    if settings.gemini_api_key is not None:
-        return "gemini"
+    if settings.keyed_provider is not None:
+        return settings.keyed_provider
     if local_model_installed(settings.local_llm_model):
         return "local"
     return "extractive"
@@ -47,11 +45,9 @@ def make_chat_model(settings: Settings) -> BaseChatModel | None:
     if provider == "gemini":
         from langchain_google_genai import ChatGoogleGenerativeAI
 
-        if settings.gemini_api_key is None:
-            raise ValueError("LLM_PROVIDER=gemini needs GEMINI_API_KEY")
         return ChatGoogleGenerativeAI(
             model=settings.gemini_model,
-            google_api_key=settings.gemini_api_key,
+            google_api_key=settings.api_key("gemini"),
             temperature=settings.llm_temperature,
             max_output_tokens=settings.llm_max_tokens,
             timeout=settings.llm_timeout_seconds,

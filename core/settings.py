@@ -106,6 +106,21 @@ class Settings(BaseSettings):
         return self.models_dir or self.data_dir / "models"
 
     @property
+    def keyed_provider(self) -> Literal["openai", "gemini"] | None:
+        """The cloud provider `auto` picks: OpenAI if its key is set, else Gemini, else none."""
+        if self.openai_api_key is not None:
+            return "openai"
+        if self.gemini_api_key is not None:
+            return "gemini"
+        return None
+
+    def api_key(self, provider: Literal["openai", "gemini"]) -> SecretStr:
+        key = self.openai_api_key if provider == "openai" else self.gemini_api_key
+        if key is None:
+            raise ValueError(f"The {provider} provider needs {provider.upper()}_API_KEY")
+        return key
+
+    @property
     def max_file_bytes(self) -> int:
         return self.max_file_mb * 1024 * 1024
 
