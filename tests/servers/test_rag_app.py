@@ -206,3 +206,11 @@ def test_rag_batch_and_chat_stream_endpoints(client, indexed):
     outputs = batch.json()["output"]
     assert outputs[0]["sources"] and outputs[1]["sources"] == []
     assert events[0] == "event: metadata" and "event: data" in events and events[-1] == "event: end"
+
+
+def test_status_says_when_ocr_and_audio_are_unavailable(client, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract, no ffmpeg
+
+    capabilities = client.get("/status").json()["capabilities"]
+
+    assert capabilities == {"ocr": False, "audio": False, "whisper": False}
