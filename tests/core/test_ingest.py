@@ -94,6 +94,8 @@ def test_bad_files_fail_alone_and_the_batch_goes_on(services, materials):
     with (materials / "protegido.pdf").open("wb") as handle:
         writer.write(handle)
     (materials / "aula-02.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    (materials / "enorme.txt").write_bytes(b"treino " * 300_000)
+    services.settings.max_file_mb = 1
 
     results = {result.file_name: result for result in services.ingestor.sync()}
 
@@ -101,6 +103,7 @@ def test_bad_files_fail_alone_and_the_batch_goes_on(services, materials):
     assert results["vazio.docx"].error == "The file is empty"
     assert "password-protected" in results["protegido.pdf"].error
     assert results["aula-02.mp4"].status == "needs_transcript"
+    assert "over the 1 MB limit" in results["enorme.txt"].error
     assert sum(r.status == "indexed" for r in results.values()) == 4
     assert services.index.count() == 10
 
