@@ -186,7 +186,8 @@ class Ingestor:
             try:
                 results.append(self.ingest_file(path, progress, report))
             except OSError as error:  # vanished or unreadable between listing and reading
-                results.append(FileResult(material_id_for(path.name), path.name, "failed", error=str(error)))
+                material_id = material_id_for(self.relative_path(path))
+                results.append(FileResult(material_id, path.name, "failed", error=str(error)))
             progress.files_done += 1
             report(progress)
         progress.current_file = None

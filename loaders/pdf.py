@@ -61,11 +61,8 @@ def _strip_boilerplate(pages: list[str]) -> list[str]:
     cleaned = []
     for page in pages:
         lines = page.split("\n")
-        head, body, tail = lines[:BOILERPLATE_WINDOW], lines[BOILERPLATE_WINDOW:-BOILERPLATE_WINDOW], []
-        if len(lines) > BOILERPLATE_WINDOW:
-            tail = lines[-BOILERPLATE_WINDOW:]
-        else:
-            body = []
+        tail_start = max(BOILERPLATE_WINDOW, len(lines) - BOILERPLATE_WINDOW)
+        head, body, tail = lines[:BOILERPLATE_WINDOW], lines[BOILERPLATE_WINDOW:tail_start], lines[tail_start:]
 
         def keep(line: str) -> bool:
             stripped = line.strip()

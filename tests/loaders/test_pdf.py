@@ -23,6 +23,16 @@ def test_words_hyphenated_across_lines_are_joined():
     assert clean_page_text(text) == "comparar e específica, mas não Rio-\nSão"
 
 
+def test_running_headers_are_dropped_and_short_pages_keep_every_line():
+    from loaders.pdf import _strip_boilerplate
+
+    pages = [f"CURSO DNA\nlinha a{n}\nlinha b{n}\nlinha c{n}\nlinha d{n}\nlinha e{n}\n{n}" for n in range(5)]
+
+    cleaned = _strip_boilerplate(pages)
+
+    assert cleaned[0] == "linha a0\nlinha b0\nlinha c0\nlinha d0\nlinha e0"
+
+
 def test_real_curriculum_pdf_drops_running_headers_and_keeps_every_page(settings):
     documents = load_pdf(CORPUS / "bncc-educacao-fisica.pdf", settings)
 
