@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 from langchain_core.language_models import BaseChatModel
 
 from core.local_model import ensure_local_model, local_model_installed
 from core.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 def resolve_llm_provider(settings: Settings) -> str:

@@ -26,8 +26,6 @@ from servers.rag.playground import playground_runnable
 from servers.rag.routes import router
 from servers.rag.security import require_service_token
 
-log = logging.getLogger(__name__)
-
 THREAD_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 
 
