@@ -65,6 +65,20 @@ class Settings(BaseSettings):
         0.85, description="best dense similarity under which the materials do not cover a question"
     )
 
+    # Redis: graph checkpoints, query cache, job queue and sessions switch to it when REDIS_URL is set.
+    redis_url: str | None = None
+    redis_prefix: str = "dnaforca"
+    checkpoint_ttl_minutes: int | None = Field(
+        None, description="conversations expire this long after their last turn (Redis only; unset keeps them)"
+    )
+    query_cache_ttl_seconds: int = Field(3600, description="how long identical questions are answered from cache; 0 off")
+    query_cache_size: int = Field(1024, description="answers kept by the in-process cache (without Redis)")
+
+    # Ingestion jobs (Huey: RedisHuey with REDIS_URL, SqliteHuey under DATA_DIR otherwise).
+    inline_worker: bool = Field(True, description="run a job worker inside the RAG server (off when `make worker` runs)")
+    job_lease_seconds: int = Field(60, description="a running job whose worker is silent this long is retried")
+    job_max_attempts: int = 3
+
     # HTTP.
     rag_host: str = "127.0.0.1"
     rag_port: int = 8001
@@ -99,6 +113,11 @@ class Settings(BaseSettings):
     @property
     def checkpoints_path(self) -> Path:
         return self.data_dir / "checkpoints.sqlite3"
+
+    @computed_field
+    @property
+    def queue_path(self) -> Path:
+        return self.data_dir / "queue.sqlite3"
 
     @computed_field
     @property

@@ -94,3 +94,45 @@ def require(condition: bool, reason: str) -> None:
         if ci():
             pytest.fail(f"{reason} (required in CI)")
         pytest.skip(reason)
+
+
+# The machine's Redis, on a database of its own; each test gets a key prefix and its keys are removed after.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.ConnectionError as error:
+        require(False, f"Redis is not reachable at {TEST_REDIS_URL}: {error}")
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_url) -> str:
+    import uuid
+
+    import redis
+
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def redis_settings(settings, redis_url, redis_prefix, monkeypatch):
+    """`settings` with REDIS_URL set: every Redis-backed part switches on."""
+    from core.settings import get_settings
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("REDIS_PREFIX", redis_prefix)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
