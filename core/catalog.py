@@ -50,7 +50,7 @@ class Job:
     """An ingestion run: what it was asked, how far it got, and what failed."""
 
     id: str
-    state: str = "queued"  # queued | running | succeeded | failed
+    state: str = "queued"  # queued | running | completed | failed
     request: dict = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
     started_at: float | None = None
@@ -60,6 +60,8 @@ class Job:
     chunks_total: int = 0
     chunks_done: int = 0
     current_file: str | None = None
+    attempts: int = 0
+    heartbeat_at: float | None = None  # the running worker's last sign of life
     results: list[dict] = field(default_factory=list)
     error: str | None = None
 

@@ -1,94 +1,195 @@
-"""Ingestion jobs run one at a time on a background thread; their state lives in the catalogue."""
+"""Ingestion jobs on Huey: RedisHuey when REDIS_URL is set, SqliteHuey under DATA_DIR otherwise.
+
+The same task code runs in a worker thread inside the RAG server (INLINE_WORKER, the embedded default)
+or in separate `dnaforca worker` processes. A job's state and progress live in the catalogue, where
+`GET /jobs/{id}` reads them. Huey hands a task to one worker and forgets it, so a worker that dies
+mid-job would lose it: running jobs therefore beat a heartbeat, and any worker (at start and then every
+minute) puts a job whose heartbeat stopped for JOB_LEASE_SECONDS back on the queue. Ingestion is
+idempotent, so the retry completes what is left without duplicating a chunk. One ingestion runs at a
+time per DATA_DIR (a file lock), whichever worker holds it.
+"""
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 import uuid
 from pathlib import Path
 
-from core.catalog import Catalog, Job
-from core.ingest import Ingestor, Progress, result_dicts
+import redis
+from filelock import FileLock
+from huey import RedisHuey, SqliteHuey, crontab
+from huey.api import Huey
+from huey.consumer import Consumer
+
+from core.catalog import Job
+from core.ingest import Progress, result_dicts
+from core.redis_client import OPTIONS, UNAVAILABLE, describe
+from core.services import get_services
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Progress is written to SQLite at most this often (and always when a file finishes).
+FINISHED = ("completed", "failed")
+# Progress is written to the catalogue at most this often (and always when a file finishes).
 SAVE_INTERVAL_SECONDS = 0.5
 
 
-class JobRunner:
-    def __init__(self, catalog: Catalog, ingestor: Ingestor):
-        self._catalog = catalog
-        self._ingestor = ingestor
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
+class QueueUnavailable(RuntimeError):
+    """The job queue's storage (Redis) cannot be reached: the job was not accepted."""
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="ingestion-jobs", daemon=True)
-            self._thread.start()
-            self._requeue_interrupted()
 
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=30)
-            self._thread = None
+def make_huey(settings: Settings) -> Huey:
+    if settings.redis_url:
+        pool = redis.ConnectionPool.from_url(settings.redis_url, **OPTIONS)
+        return RedisHuey(f"{settings.redis_prefix}-jobs", connection_pool=pool, results=False)
+    settings.queue_path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("dnaforca-jobs", filename=str(settings.queue_path), results=False)
 
+
+class InlineConsumer(Consumer):
+    """A consumer living inside the RAG server: the server, not Huey, owns the process's signals."""
+
+    def _set_signal_handlers(self) -> None:
+        return None
+
+
+class JobQueue:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.huey = make_huey(settings)
+        self._task = self.huey.task(name="ingest")(self.run)
+        self.huey.periodic_task(crontab(minute="*"), name="requeue_stalled")(self.requeue_stalled)
+        self._inline: InlineConsumer | None = None
+
+    @property
+    def backend(self) -> str:
+        return f"redis ({describe(self.settings.redis_url)})" if self.settings.redis_url else "sqlite"
+
+    def consumer(self, workers: int = 1, inline: bool = False) -> Consumer:
+        kind = InlineConsumer if inline else Consumer
+        return kind(self.huey, workers=workers, worker_type="thread", periodic=True, max_delay=1.0)
+
+    def start_inline(self) -> None:
+        """Work on jobs from a thread of this process (the embedded default)."""
+        try:
+            self.requeue_stalled()
+        except UNAVAILABLE as error:  # the periodic check retries once Redis is back
+            log.warning("Could not look for stalled jobs: %s", error)
+        self._inline = self.consumer(inline=True)
+        self._inline.start()
+
+    def stop_inline(self) -> None:
+        if self._inline is not None:
+            self._inline.stop()  # a job cut short here is retried by the next worker, after its lease
+            self._inline = None
+
+    # Producer side.
     def submit(self, files: list[str] | None = None) -> Job:
         """Queue a run over the given files (relative to MATERIALS_DIR), or over the whole folder."""
+        catalog = get_services().catalog
         job = Job(id=uuid.uuid4().hex, request={"files": files})
-        self._catalog.save_job(job)
-        self._queue.put(job.id)
+        catalog.save_job(job)
+        try:
+            self._task(job.id)
+        except UNAVAILABLE as error:
+            job.state, job.error, job.finished_at = "failed", f"The job queue is unavailable: {error}", time.time()
+            catalog.save_job(job)
+            raise QueueUnavailable(f"The job queue ({self.backend}) is unreachable: {error}") from error
         return job
 
     def wait(self, job_id: str, timeout: float = 600) -> Job:
+        catalog = get_services().catalog
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            job = self._catalog.job(job_id)
-            if job and job.state in ("completed", "failed"):
+            job = catalog.job(job_id)
+            if job and job.state in FINISHED:
                 return job
             time.sleep(0.05)
         raise TimeoutError(f"Job {job_id} did not finish in {timeout} s")
 
-    def _requeue_interrupted(self) -> None:
-        # Ingestion is idempotent, so a job cut short by a restart is simply run again.
-        for job in self._catalog.unfinished_jobs():
-            log.info("Re-queueing job %s interrupted by a restart", job.id)
-            self._queue.put(job.id)
+    def requeue_stalled(self) -> list[str]:
+        """Put back jobs whose worker died (silent heartbeat) or that never reached the queue."""
+        catalog, now = get_services().catalog, time.time()
+        lease, requeued = self.settings.job_lease_seconds, []
+        pending = {task.args[0] for task in self.huey.pending() if task.args}
+        for job in catalog.unfinished_jobs():
+            last_sign = job.heartbeat_at or job.started_at or job.created_at
+            if now - last_sign < lease or (job.state == "queued" and job.id in pending):
+                continue
+            if job.attempts >= self.settings.job_max_attempts:
+                job.state, job.finished_at = "failed", now
+                job.error = f"The worker stopped {job.attempts} times while running this job"
+                catalog.save_job(job)
+                continue
+            log.warning("Re-queueing job %s (attempt %d: its worker stopped)", job.id, job.attempts + 1)
+            job.state, job.current_file = "queued", None
+            catalog.save_job(job)
+            self._task(job.id)
+            requeued.append(job.id)
+        return requeued
 
-    def _work(self) -> None:
-        while (job_id := self._queue.get()) is not None:
-            job = self._catalog.job(job_id)
-            if job is not None:
-                self._run(job)
+    # Worker side.
+    def run(self, job_id: str) -> None:
+        services = get_services()
+        catalog = services.catalog
+        with FileLock(self.settings.data_dir / "ingest.lock"):
+            job = catalog.job(job_id)
+            if job is None or job.state in FINISHED:
+                return  # delivered twice (a requeue raced a slow worker): the first delivery did it
+            job.state, job.started_at, job.heartbeat_at = "running", time.time(), time.time()
+            job.attempts += 1
+            catalog.save_job(job)
+            with _Heartbeat(job, catalog, self.settings.job_lease_seconds / 4) as beat:
+                try:
+                    files = job.request.get("files")
+                    ingestor = services.ingestor
+                    if files:
+                        root = ingestor.materials_dir
+                        results = ingestor.ingest([root / Path(name) for name in files], beat.report)
+                    else:
+                        results = ingestor.sync(beat.report)
+                    job.results, job.state = result_dicts(results), "completed"
+                except Exception as error:  # the job records why it stopped; the worker keeps serving
+                    log.exception("Job %s failed", job.id)
+                    job.state, job.error = "failed", f"{type(error).__name__}: {error}"
+            job.finished_at, job.current_file = time.time(), None
+            catalog.save_job(job)
 
-    def _run(self, job: Job) -> None:
-        job.state, job.started_at = "running", time.time()
-        self._catalog.save_job(job)
-        last_save = 0.0
 
-        def report(progress: Progress) -> None:
-            nonlocal last_save
+class _Heartbeat:
+    """Saves the job's progress and heartbeat while it runs, from a thread of its own."""
+
+    def __init__(self, job: Job, catalog, interval: float):
+        self.job, self.catalog, self.interval = job, catalog, max(interval, 0.1)
+        self._lock, self._stop = threading.Lock(), threading.Event()
+        self._last_save = 0.0
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{job.id}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _save(self) -> None:
+        with self._lock:
+            self.job.heartbeat_at = time.time()
+            self.catalog.save_job(self.job)
+            self._last_save = time.monotonic()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._save()
+
+    def report(self, progress: Progress) -> None:
+        job = self.job
+        with self._lock:
             job.files_total, job.files_done = progress.files_total, progress.files_done
             job.chunks_total, job.chunks_done = progress.chunks_total, progress.chunks_done
             job.current_file = progress.current_file
-            if time.monotonic() - last_save >= SAVE_INTERVAL_SECONDS or progress.current_file is None:
-                self._catalog.save_job(job)
-                last_save = time.monotonic()
-
-        try:
-            files = job.request.get("files")
-            if files:
-                root = self._ingestor.materials_dir
-                results = self._ingestor.ingest([root / Path(name) for name in files], report)
-            else:
-                results = self._ingestor.sync(report)
-            job.results, job.state = result_dicts(results), "completed"
-        except Exception as error:  # the job records why it stopped; the runner keeps serving
-            log.exception("Job %s failed", job.id)
-            job.state, job.error = "failed", f"{type(error).__name__}: {error}"
-        job.finished_at, job.current_file = time.time(), None
-        self._catalog.save_job(job)
+        if time.monotonic() - self._last_save >= SAVE_INTERVAL_SECONDS or progress.current_file is None:
+            self._save()

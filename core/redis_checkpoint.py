@@ -201,7 +201,11 @@ class RedisSaver(BaseCheckpointSaver[int]):
         yield from self._run(self._list(config, filter, before, limit))
 
     def put(
-        self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, new_versions: ChannelVersions
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
     ) -> RunnableConfig:
         return self._first(self._put(config, checkpoint, metadata, new_versions))
 
@@ -238,7 +242,11 @@ class RedisSaver(BaseCheckpointSaver[int]):
             yield value
 
     async def aput(
-        self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, new_versions: ChannelVersions
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
     ) -> RunnableConfig:
         return await self._afirst(self._put(config, checkpoint, metadata, new_versions))
 
@@ -289,7 +297,11 @@ class RedisSaver(BaseCheckpointSaver[int]):
         yield _Batch(commands)
 
     def _put(
-        self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, new_versions: ChannelVersions
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
     ) -> Plan:
         configurable = config["configurable"]
         thread_id, ns = configurable["thread_id"], configurable.get("checkpoint_ns", "")
@@ -320,7 +332,9 @@ class RedisSaver(BaseCheckpointSaver[int]):
         yield from self._after_write(thread_id, keys, replies[-1], runs)
         yield _Emit({"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}})
 
-    def _put_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str) -> Plan:
+    def _put_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
+    ) -> Plan:
         configurable = config["configurable"]
         thread_id, ns = configurable["thread_id"], configurable.get("checkpoint_ns", "")
         checkpoint_id, keys = configurable["checkpoint_id"], _ThreadKeys(self.prefix, thread_id)
@@ -462,7 +476,10 @@ class RedisSaver(BaseCheckpointSaver[int]):
             return
         ranges = yield _Batch([("ZRANGEBYLEX", keys.write_ids(ns), *_write_range(cid)) for cid in checkpoint_ids])
         write_fields = [field for fields in ranges for field in fields]
-        commands: list[tuple] = [("HDEL", keys.checkpoints(ns), *checkpoint_ids), ("ZREM", keys.ids(ns), *checkpoint_ids)]
+        commands: list[tuple] = [
+            ("HDEL", keys.checkpoints(ns), *checkpoint_ids),
+            ("ZREM", keys.ids(ns), *checkpoint_ids),
+        ]
         if write_fields:
             commands += [("HDEL", keys.writes(ns), *write_fields), ("ZREM", keys.write_ids(ns), *write_fields)]
         yield _Batch(commands, atomic=True)

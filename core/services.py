@@ -6,13 +6,16 @@ import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import redis
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
+from core.cache import QueryCache
 from core.catalog import Catalog
 from core.embeddings import embeddings_name, make_embeddings, resolve_embeddings_provider
 from core.ingest import Ingestor
 from core.llm import make_chat_model, resolve_llm_provider
+from core.redis_client import sync_client
 from core.retrieval import Retriever
 from core.settings import Settings, get_settings
 from core.vectorstore import VectorIndex
@@ -26,6 +29,8 @@ class Services:
     index: VectorIndex
     ingestor: Ingestor
     retriever: Retriever
+    cache: QueryCache
+    redis: redis.Redis | None = None
     # llama.cpp contexts are not thread-safe: one generation at a time per process.
     llm_lock: threading.Lock = field(default_factory=threading.Lock)
     _llm_loading: threading.Lock = field(default_factory=threading.Lock)
@@ -56,6 +61,7 @@ def build_services(settings: Settings, embeddings: Embeddings | None = None) -> 
     embeddings = embeddings or make_embeddings(settings)
     catalog = Catalog(settings.catalog_path)
     index = VectorIndex(settings, embeddings_name(embeddings))
+    client = sync_client(settings.redis_url) if settings.redis_url else None
     return Services(
         settings=settings,
         catalog=catalog,
@@ -63,7 +69,20 @@ def build_services(settings: Settings, embeddings: Embeddings | None = None) -> 
         index=index,
         ingestor=Ingestor(settings, catalog, index, embeddings),
         retriever=Retriever(index, catalog, embeddings, settings.retrieval_mode),
+        cache=QueryCache(settings, answering_setup(settings, embeddings), client),
+        redis=client,
     )
+
+
+def answering_setup(settings: Settings, embeddings: Embeddings) -> dict:
+    """What, besides the question and the index, decides an answer (part of every cache key)."""
+    provider = resolve_llm_provider(settings)
+    model = {"openai": settings.openai_model, "gemini": settings.gemini_model, "local": settings.local_llm_model}
+    return {
+        "llm": [provider, model.get(provider), settings.llm_temperature, settings.llm_max_tokens],
+        "embeddings": embeddings_name(embeddings),
+        "retrieval": [settings.retrieval_mode, settings.retrieval_k, settings.min_relevance],
+    }
 
 
 _override: Services | None = None

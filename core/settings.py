@@ -71,11 +71,15 @@ class Settings(BaseSettings):
     checkpoint_ttl_minutes: int | None = Field(
         None, description="conversations expire this long after their last turn (Redis only; unset keeps them)"
     )
-    query_cache_ttl_seconds: int = Field(3600, description="how long identical questions are answered from cache; 0 off")
+    query_cache_ttl_seconds: int = Field(
+        3600, description="how long identical questions are answered from the cache; 0 turns it off"
+    )
     query_cache_size: int = Field(1024, description="answers kept by the in-process cache (without Redis)")
 
     # Ingestion jobs (Huey: RedisHuey with REDIS_URL, SqliteHuey under DATA_DIR otherwise).
-    inline_worker: bool = Field(True, description="run a job worker inside the RAG server (off when `make worker` runs)")
+    inline_worker: bool = Field(
+        True, description="run a job worker inside the RAG server (turn off when `make worker` runs them)"
+    )
     job_lease_seconds: int = Field(60, description="a running job whose worker is silent this long is retried")
     job_max_attempts: int = 3
 

@@ -1,4 +1,4 @@
-"""Retrieval agent: rewrite the question from the conversation → retrieve → answer with citations."""
+"""Retrieval agent: cached answer, or rewrite the question from the conversation → retrieve → answer with citations."""
 
 from __future__ import annotations
 
@@ -10,6 +10,25 @@ from chains.answer import rewrite_question
 from core.services import get_services
 from graphs.nodes import generate_answer, not_covered, search
 from graphs.retrieval.state import RetrievalInput, RetrievalOutput, RetrievalState
+
+
+def lookup(state: RetrievalState) -> dict:
+    """A first question is answered from the cache when the same one was answered on the same index."""
+    if state.get("messages"):
+        return {"cache_key": None, "cached": False}  # a follow-up depends on its conversation
+    services = get_services()
+    key = services.cache.key(
+        state["question"], state.get("material_ids"), state.get("k"), services.catalog.index_version()
+    )
+    hit = services.cache.get(key)
+    if hit is None:
+        return {"cache_key": key, "cached": False}
+    turn = [HumanMessage(state["question"]), AIMessage(hit["answer"])]
+    return {**hit, "cache_key": None, "cached": True, "messages": turn}
+
+
+def route_after_lookup(state: RetrievalState) -> str:
+    return END if state["cached"] else "rewrite"
 
 
 def rewrite(state: RetrievalState) -> dict:
@@ -41,16 +60,27 @@ def answer_not_covered(state: RetrievalState) -> dict:
     return {**result, "messages": [HumanMessage(state["question"]), AIMessage(result["answer"])]}
 
 
+def remember(state: RetrievalState) -> dict:
+    if key := state.get("cache_key"):
+        answer = {name: state[name] for name in ("answer", "sources", "standalone_question")}
+        get_services().cache.put(key, answer)
+    return {}
+
+
 builder = StateGraph(RetrievalState, input_schema=RetrievalInput, output_schema=RetrievalOutput)
+builder.add_node("lookup", lookup)
 builder.add_node("rewrite", rewrite)
 builder.add_node("retrieve", retrieve)
 builder.add_node("generate", generate)
 builder.add_node("not_covered", answer_not_covered)
-builder.add_edge(START, "rewrite")
+builder.add_node("remember", remember)
+builder.add_edge(START, "lookup")
+builder.add_conditional_edges("lookup", route_after_lookup, ["rewrite", END])
 builder.add_edge("rewrite", "retrieve")
 builder.add_conditional_edges("retrieve", route_after_retrieval, ["generate", "not_covered"])
-builder.add_edge("generate", END)
-builder.add_edge("not_covered", END)
+builder.add_edge("generate", "remember")
+builder.add_edge("not_covered", "remember")
+builder.add_edge("remember", END)
 
 # Compiled without a checkpointer for `langgraph dev`, which brings its own; the servers compile with theirs.
 graph = builder.compile()

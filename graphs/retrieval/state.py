@@ -19,7 +19,9 @@ class RetrievalOutput(TypedDict):
     answer: str
     sources: list[dict]
     standalone_question: str
+    cached: bool
 
 
 class RetrievalState(RetrievalInput, RetrievalOutput):
     messages: Annotated[list[AnyMessage], add_messages]
+    cache_key: str | None

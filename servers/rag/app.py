@@ -15,8 +15,10 @@ from fastapi.responses import JSONResponse
 from langserve import add_routes
 
 from core.checkpoints import open_checkpointer
-from core.jobs import JobRunner
+from core.jobs import JobQueue, QueueUnavailable
 from core.local_model import LocalModelUnavailable
+from core.redis_checkpoint import RedisSaver
+from core.redis_client import UNAVAILABLE
 from core.services import get_services
 from core.settings import get_settings
 from core.vectorstore import EmbeddingModelMismatch
@@ -29,15 +31,26 @@ from servers.rag.security import require_service_token
 THREAD_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 
 
-def thread_from_header(config: dict, request: Request) -> dict:
+async def thread_from_header(config: dict, request: Request) -> dict:
     """The conversation a call continues comes from X-Thread-Id, never from the body (LangServe drops it)."""
     thread_id = request.headers.get("x-thread-id")
     if thread_id is None:
         thread_id = f"ephemeral-{uuid.uuid4().hex}"
     elif not THREAD_ID.match(thread_id):
         raise HTTPException(400, "X-Thread-Id must be 1-200 characters of letters, digits and . _ : @ -")
+    # Checked before a stream starts, so the client gets a 503 rather than an error event mid-answer.
+    saver = request.app.state.checkpointer
+    if isinstance(saver, RedisSaver):
+        try:
+            await saver.aping()
+        except UNAVAILABLE as error:
+            raise MemoryUnavailable(error) from error
     configurable = {**config.get("configurable", {}), "thread_id": thread_id}
     return {**config, "configurable": configurable}
+
+
+class MemoryUnavailable(Exception):
+    """The conversation store (Redis) is unreachable, so a checkpointed graph cannot run."""
 
 
 def create_app() -> FastAPI:
@@ -48,10 +61,11 @@ def create_app() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        services = get_services()
-        runner = JobRunner(services.catalog, services.ingestor)
-        runner.start()
-        app.state.runner = runner
+        get_services()
+        jobs = JobQueue(settings)
+        if settings.inline_worker:
+            jobs.start_inline()
+        app.state.jobs = jobs
         app.state.started_at = time.time()
         app.state.queries = Counter()
         app.state.stateless_rag = retrieval_builder.compile(name="rag-stateless")
@@ -59,8 +73,9 @@ def create_app() -> FastAPI:
             # The graphs are served by LangServe from start-up; their checkpointer opens with the event loop.
             rag_graph.checkpointer = saver
             chat_graph.checkpointer = saver
+            app.state.checkpointer = saver
             yield
-        runner.stop()
+        jobs.stop_inline()
 
     app = FastAPI(
         title="DNA da Força AI — RAG server",
@@ -79,6 +94,15 @@ def create_app() -> FastAPI:
     @app.exception_handler(EmbeddingModelMismatch)
     async def embedding_mismatch(_: Request, error: EmbeddingModelMismatch) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=409)
+
+    @app.exception_handler(MemoryUnavailable)
+    async def memory_unavailable(_: Request, error: MemoryUnavailable) -> JSONResponse:
+        detail = f"Conversation memory is unavailable (Redis unreachable: {error}); try again shortly"
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(QueueUnavailable)
+    async def queue_unavailable(_: Request, error: QueueUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(LocalModelUnavailable)
     async def model_unavailable(_: Request, error: LocalModelUnavailable) -> JSONResponse:

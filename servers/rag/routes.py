@@ -21,6 +21,8 @@ from fastapi.responses import FileResponse
 from core.catalog import Job, Material
 from core.embeddings import embeddings_name
 from core.ingest import material_id_for
+from core.redis_checkpoint import RedisSaver
+from core.redis_client import UNAVAILABLE
 from core.services import Services, get_services
 from loaders.pdf import ocr_available
 from loaders.registry import SUPPORTED_EXTENSIONS
@@ -69,8 +71,18 @@ def safe_file_name(name: str) -> str:
 
 
 @router.get("/health")
-def health() -> dict:
-    return {"status": "ok"}
+async def health(request: Request) -> dict:
+    """`ok`, or `degraded` naming what is down while the service still answers without it."""
+    checks = {}
+    saver = request.app.state.checkpointer
+    if isinstance(saver, RedisSaver):
+        try:
+            await saver.aping()
+            checks["redis"] = "ok"
+        except UNAVAILABLE as error:
+            checks["redis"] = f"unreachable: {error}"
+    degraded = [name for name, state in checks.items() if state != "ok"]
+    return {"status": "degraded" if degraded else "ok", "degraded": degraded, "checks": checks}
 
 
 @protected.get("/status")
@@ -94,6 +106,11 @@ def service_status(request: Request, services: ServicesDep) -> dict:
             "audio": ffmpeg_available(),
             "whisper": settings.openai_api_key is not None,
         },
+        "stores": {
+            "checkpoints": "redis" if isinstance(request.app.state.checkpointer, RedisSaver) else "sqlite",
+            "jobs": request.app.state.jobs.backend,
+            "query_cache": services.cache.backend,
+        },
         "counts": {"chunks": services.index.count(), "materials": services.catalog.status_counts()},
         "index_version": services.catalog.index_version(),
         "last_job": _job_out(last_job).model_dump() if last_job else None,
@@ -113,6 +130,7 @@ def stats(request: Request, services: ServicesDep) -> dict:
         "index_version": services.catalog.index_version(),
         "queries": queries.get("count", 0),
         "query_mean_ms": round(queries.get("ms", 0) / queries["count"], 1) if queries.get("count") else None,
+        "cache": services.cache.stats(),
     }
 
 
@@ -125,7 +143,7 @@ def process_materials(request: Request, services: ServicesDep, body: ProcessRequ
                    or not (root / name).is_file()]
         if missing:
             raise HTTPException(404, f"Not found in MATERIALS_DIR: {', '.join(missing)}")
-    job = request.app.state.runner.submit(files or None)
+    job = request.app.state.jobs.submit(files or None)
     return JobAccepted(job_id=job.id, state=job.state, status_url=f"/jobs/{job.id}")
 
 
@@ -154,6 +172,7 @@ async def query(body: QueryRequest, request: Request, services: ServicesDep) -> 
         question=body.question,
         standalone_question=state["standalone_question"],
         llm_provider=services.llm_provider,
+        cached=state["cached"],
         took_ms=round(took_ms, 1),
     )
 
@@ -163,7 +182,7 @@ def initialize(request: Request, services: ServicesDep) -> dict:
     """Load the models now rather than on the first question, and index whatever is new in MATERIALS_DIR."""
     services.embeddings.embed_query("aquecimento")
     _ = services.llm
-    job = request.app.state.runner.submit(None)
+    job = request.app.state.jobs.submit(None)
     return {
         "llm_provider": services.llm_provider,
         "embedding_model": embeddings_name(services.embeddings),
@@ -279,7 +298,7 @@ async def upload_materials(
     for temporary, target in saved:
         os.replace(temporary, target)
     relative = [target.name for _, target in saved]
-    job = request.app.state.runner.submit(relative) if process else None
+    job = request.app.state.jobs.submit(relative) if process else None
     materials = {material.path: material for material in list_materials(services)}
     return UploadOut(materials=[materials[name] for name in relative], job_id=job.id if job else None)
 

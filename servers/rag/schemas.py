@@ -32,6 +32,7 @@ class QueryResponse(BaseModel):
     question: str
     standalone_question: str
     llm_provider: str
+    cached: bool = Field(description="served from the query cache (same question on the same index)")
     took_ms: float
 
 

@@ -15,7 +15,7 @@ def client(services):
 
 
 def _wait(client, job_id, headers=None):
-    job = client.app.state.runner.wait(job_id)
+    job = client.app.state.jobs.wait(job_id)
     response = client.get(f"/jobs/{job.id}", headers=headers or {})
     assert response.status_code == 200
     return response.json()
@@ -29,7 +29,7 @@ def indexed(client, materials):
 
 
 def test_health_and_status_describe_the_service(client, indexed):
-    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/health").json() == {"status": "ok", "degraded": [], "checks": {}}
     status = client.get("/status").json()
     assert status["providers"]["llm"] == "extractive"
     assert status["providers"]["embedding_model"] == "local:multilingual-e5-small-enpt-q4"

@@ -1,0 +1,103 @@
+"""The query cache: same question on the same index is answered once; any index change invalidates it."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core.cache import QueryCache, normalize_question
+
+QUESTION = "Quanta proteína devo comer por dia?"
+
+
+def test_normalization_ignores_case_spacing_and_closing_punctuation():
+    assert normalize_question("  Quanta  PROTEÍNA devo comer por dia ?! ") == normalize_question(QUESTION)
+    assert normalize_question("Quanta proteína devo comer por semana?") != normalize_question(QUESTION)
+
+
+def test_key_depends_on_materials_k_index_version_and_setup(settings):
+    cache = QueryCache(settings, {"llm": "a"})
+    key = cache.key(QUESTION, ["m2", "m1"], 4, 7)
+    assert key == cache.key(QUESTION.upper(), ["m1", "m2"], 4, 7)
+    other_setup = QueryCache(settings, {"llm": "b"})
+    variants = {
+        key,
+        cache.key(QUESTION, ["m1"], 4, 7),
+        cache.key(QUESTION, ["m2", "m1"], 3, 7),
+        cache.key(QUESTION, ["m2", "m1"], 4, 8),
+        other_setup.key(QUESTION, ["m2", "m1"], 4, 7),
+    }
+    assert len(variants) == 5
+
+
+@pytest.fixture(params=["memory", "redis"])
+def backend(request, settings):
+    if request.param == "redis":
+        return request.getfixturevalue("redis_settings")
+    return settings
+
+
+@pytest.fixture
+def client(backend, embeddings, materials_for):
+    from core.services import build_services, use_services
+    from servers.rag.app import create_app
+
+    services = build_services(backend, embeddings=embeddings)
+    use_services(services)
+    materials_for(services)
+    with TestClient(create_app()) as client:
+        job = client.post("/process-materials").json()
+        assert client.app.state.jobs.wait(job["job_id"]).state == "completed"
+        yield client
+    use_services(None)
+
+
+@pytest.fixture
+def materials_for():
+    import shutil
+
+    from tests.conftest import SAMPLES
+
+    def copy(services):
+        for path in SAMPLES.iterdir():
+            shutil.copy2(path, services.settings.materials_path / path.name)
+
+    return copy
+
+
+def ask(client, question=QUESTION, **extra):
+    response = client.post("/query", json={"question": question, **extra})
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_identical_queries_hit_the_cache_and_stats_count_them(client, backend):
+    first, second, third = ask(client), ask(client, "quanta proteína devo comer por dia"), ask(client, config={"k": 2})
+    assert (first["cached"], second["cached"], third["cached"]) == (False, True, False)
+    assert second["answer"] == first["answer"] and second["sources"] == first["sources"]
+    stats = client.get("/stats").json()["cache"]
+    assert stats["backend"] == ("redis" if backend.redis_url else "memory")
+    assert (stats["hits"], stats["misses"]) == (1, 2)
+
+
+def test_any_ingest_delete_or_reset_invalidates_cached_answers(client, backend):
+    assert ask(client)["cached"] is False and ask(client)["cached"] is True
+    # Upload a new material: the index changes, so the cached answer is not served.
+    upload = client.post("/materials", files={"files": ("extra.txt", "Proteína: coma 2 g por quilo.".encode())})
+    assert client.app.state.jobs.wait(upload.json()["job_id"]).state == "completed"
+    assert ask(client)["cached"] is False and ask(client)["cached"] is True
+    material_id = upload.json()["materials"][0]["id"]
+    assert client.delete(f"/materials/{material_id}").status_code == 200
+    assert ask(client)["cached"] is False
+    assert client.post("/reset", json={"confirm": "RESET"}).status_code == 200
+    after_reset = ask(client)
+    assert after_reset["cached"] is False and after_reset["sources"] == []
+
+
+def test_follow_up_questions_in_a_thread_are_not_served_from_the_cache(client):
+    ask(client)  # cached now
+    headers = {"X-Thread-Id": "cache-thread-1"}
+    first = client.post("/rag/invoke", json={"input": {"question": QUESTION}}, headers=headers).json()["output"]
+    follow_up = client.post("/rag/invoke", json={"input": {"question": QUESTION}}, headers=headers).json()["output"]
+    assert first["cached"] is True  # a first question of a thread can be
+    assert follow_up["cached"] is False  # the second depends on the conversation
