@@ -165,7 +165,7 @@ class Ingestor:
         material.status, material.chunks = "indexed", len(chunks)
         self.catalog.upsert(material)
         if fresh or stale:
-            self.catalog.bump_index_version()
+            self.index.version_seen = self.catalog.bump_index_version()
         return FileResult(material_id, path.name, "indexed", len(chunks), len(fresh), len(stale))
 
     def _record_failure(self, material: Material, known: Material | None, status: str, error: str) -> FileResult:
@@ -209,13 +209,13 @@ class Ingestor:
         if remove_file:
             (self.materials_dir / material.path).unlink(missing_ok=True)
         self.catalog.delete(material_id)
-        self.catalog.bump_index_version()
+        self.index.version_seen = self.catalog.bump_index_version()
         return FileResult(material_id, material.file_name, "deleted", removed=removed)
 
     def reset(self) -> None:
         self.index.reset()
         self.catalog.clear()
-        self.catalog.bump_index_version()
+        self.index.version_seen = self.catalog.bump_index_version()
 
 
 def result_dicts(results: Iterable[FileResult]) -> list[dict]:

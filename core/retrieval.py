@@ -103,11 +103,15 @@ class Bm25Index:
 class Retriever:
     def __init__(self, index: VectorIndex, catalog: Catalog, embeddings: Embeddings, mode: RetrievalMode):
         self.index = index
+        self.catalog = catalog
         self.embeddings = embeddings
         self.mode = mode
         self.bm25 = Bm25Index(index, catalog)
 
     def dense(self, question: str, k: int, material_ids: Sequence[str] | None = None) -> list[StoredChunk]:
+        version = self.catalog.index_version()
+        if version != self.index.version_seen:  # a worker process changed the index since we last looked
+            self.index.reload(version)
         return self.index.search(self.embeddings.embed_query(question), k, material_ids)
 
     def search(self, question: str, k: int, material_ids: Sequence[str] | None = None) -> list[Passage]:

@@ -60,7 +60,7 @@ def build_services(settings: Settings, embeddings: Embeddings | None = None) -> 
     settings.materials_path.mkdir(parents=True, exist_ok=True)
     embeddings = embeddings or make_embeddings(settings)
     catalog = Catalog(settings.catalog_path)
-    index = VectorIndex(settings, embeddings_name(embeddings))
+    index = VectorIndex(settings, embeddings_name(embeddings), version_seen=catalog.index_version())
     client = sync_client(settings.redis_url) if settings.redis_url else None
     return Services(
         settings=settings,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import chromadb
+from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.config import Settings as ChromaSettings
 
 from core.settings import Settings
@@ -39,11 +40,27 @@ def _client(settings: Settings) -> chromadb.ClientAPI:
 
 
 class VectorIndex:
-    def __init__(self, settings: Settings, embedding_model: str):
+    def __init__(self, settings: Settings, embedding_model: str, version_seen: int | None = None):
+        self._settings = settings
         self._client = _client(settings)
         self._name = settings.chroma_collection
         self.embedding_model = embedding_model
         self._collection = self._open()
+        # The catalogue's index version this process's view of the index reflects (see `reload`).
+        self.version_seen = version_seen
+
+    def reload(self, version: int) -> None:
+        """Re-read the index another process (an ingestion worker) changed.
+
+        An embedded Chroma keeps its vector index in memory and does not notice another process's writes;
+        a fresh client reads them from disk (about 10 ms). Chroma caches one client per path, so that
+        cache entry is dropped first; queries already running finish on the old client.
+        """
+        if not self._settings.chroma_server_url:
+            SharedSystemClient._identifier_to_system.pop(self._client._identifier, None)
+            self._client = _client(self._settings)
+            self._collection = self._open()
+        self.version_seen = version
 
     def _open(self) -> chromadb.Collection:
         # No metadata here: passing it would overwrite the model an existing collection recorded.

@@ -108,5 +108,20 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None)) -> Non
     uvicorn.run("servers.rag.app:app", host=host, port=port, log_level=settings.log_level.lower())
 
 
+@app.command()
+def worker() -> None:
+    """Run ingestion jobs from the queue (RedisHuey with REDIS_URL, else SqliteHuey under DATA_DIR)."""
+    import logging
+
+    from core.jobs import JobQueue
+
+    settings = get_services().settings
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    queue = JobQueue(settings)
+    typer.echo(f"Worker on the {queue.backend} job queue (DATA_DIR {settings.data_dir})")
+    queue.requeue_stalled()
+    queue.consumer().run()
+
+
 if __name__ == "__main__":
     app()
