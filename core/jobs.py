@@ -25,7 +25,7 @@ from huey.consumer import Consumer
 
 from core.catalog import Job
 from core.ingest import Progress, result_dicts
-from core.redis_client import OPTIONS, UNAVAILABLE, describe
+from core.redis_client import UNAVAILABLE, describe, sync_options
 from core.services import get_services
 from core.settings import Settings
 
@@ -42,7 +42,7 @@ class QueueUnavailable(RuntimeError):
 
 def make_huey(settings: Settings) -> Huey:
     if settings.redis_url:
-        pool = redis.ConnectionPool.from_url(settings.redis_url, **OPTIONS)
+        pool = redis.ConnectionPool.from_url(settings.redis_url, **sync_options())
         return RedisHuey(f"{settings.redis_prefix}-jobs", connection_pool=pool, results=False)
     settings.queue_path.parent.mkdir(parents=True, exist_ok=True)
     return SqliteHuey("dnaforca-jobs", filename=str(settings.queue_path), results=False)

@@ -1,0 +1,70 @@
+"""Two RAG server processes on one Redis: a conversation started on one continues on the other."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from core.redis_checkpoint import RedisSaver
+from tests.conftest import REPO, SAMPLES
+from tests.integration.conftest import free_port, server_environment, wait_until_up
+
+
+@pytest.fixture
+def two_servers(tmp_path, redis_url, redis_prefix):
+    data_dir = tmp_path / "data"
+    shutil.copytree(SAMPLES, data_dir / "materials")
+    environment = server_environment(data_dir, REDIS_URL=redis_url, REDIS_PREFIX=redis_prefix)
+    processes, urls = [], []
+    try:
+        for name in ("a", "b"):
+            port = free_port()
+            log = (tmp_path / f"server-{name}.log").open("w")
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "servers.rag.app:app", "--host", "127.0.0.1", "--port", str(port)],
+                cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT,
+            ))
+            urls.append(f"http://127.0.0.1:{port}")
+            wait_until_up(f"{urls[-1]}/health", processes[-1])
+        job = httpx.post(f"{urls[0]}/process-materials").json()
+        deadline = time.monotonic() + 120
+        while httpx.get(f"{urls[1]}/jobs/{job['job_id']}").json()["state"] != "completed":
+            assert time.monotonic() < deadline, "ingestion did not finish"
+            time.sleep(0.1)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_a_conversation_continues_on_another_server_process(two_servers, redis_url, redis_prefix):
+    server_a, server_b = two_servers
+    headers = {"X-Thread-Id": "aluno-9:conversa-1"}
+    first = httpx.post(f"{server_a}/rag/invoke", json={"input": {"question": "Quantas repetições para hipertrofia?"}},
+                       headers=headers, timeout=60)
+    second = httpx.post(f"{server_b}/rag/invoke", json={"input": {"question": "E para força máxima?"}},
+                        headers=headers, timeout=60)
+    assert first.status_code == second.status_code == 200
+    # Server B rewrote the follow-up from the turn server A had: the conversation came through Redis.
+    assert second.json()["output"]["standalone_question"] == "Quantas repetições para hipertrofia? E para força máxima?"
+    assert second.json()["output"]["sources"]  # B also sees the index A's worker built
+
+    chat = {"X-Thread-Id": "aluno-9:chat-1"}
+    for url, text in ((server_a, "Quanto tempo devo dormir por noite?"), (server_b, "E quanta proteína por dia?")):
+        response = httpx.post(f"{url}/chat/invoke", json={"input": {"messages": [{"type": "human", "content": text}]}},
+                              headers=chat, timeout=60)
+        assert response.status_code == 200
+    saver = RedisSaver.from_url(redis_url, prefix=redis_prefix)
+    latest = saver.get_tuple({"configurable": {"thread_id": "aluno-9:chat-1"}})
+    messages = latest.checkpoint["channel_values"]["messages"]
+    assert [message.type for message in messages] == ["human", "ai", "human", "ai"]
+    assert messages[0].content == "Quanto tempo devo dormir por noite?"
+    status = httpx.get(f"{server_b}/status").json()["stores"]
+    assert status["checkpoints"] == "redis" and status["query_cache"] == "redis" and status["jobs"].startswith("redis")
+    saver.close()
