@@ -18,6 +18,7 @@ import threading
 import time
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 
 import redis
 from cachetools import TTLCache
@@ -39,8 +40,15 @@ def normalize_question(question: str) -> str:
 
 
 class QueryCache:
-    def __init__(self, settings: Settings, fingerprint: dict, client: redis.Redis | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        fingerprint: dict,
+        index_version: Callable[[], int],
+        client: redis.Redis | None = None,
+    ):
         self.ttl = settings.query_cache_ttl_seconds
+        self._index_version = index_version
         self.client = client
         self.backend = "off" if self.ttl <= 0 else ("redis" if client is not None else "memory")
         self._prefix = f"{settings.redis_prefix}:cache"
@@ -51,9 +59,10 @@ class QueryCache:
         setup = {**fingerprint, "prompts": hashlib.sha256(inspect.getsource(chains.prompts).encode()).hexdigest()}
         self._setup = hashlib.sha256(json.dumps(setup, sort_keys=True).encode()).hexdigest()[:16]
 
-    def key(self, question: str, material_ids: list[str] | None, k: int | None, index_version: int) -> str:
+    def key(self, question: str, material_ids: list[str] | None, k: int | None) -> str:
+        """The key of this question's answer on the index as it is now."""
         materials = sorted(set(material_ids or []))
-        body = json.dumps([normalize_question(question), materials, k, index_version, self._setup])
+        body = json.dumps([normalize_question(question), materials, k, self._index_version(), self._setup])
         return f"{self._prefix}:answer:{hashlib.sha256(body.encode()).hexdigest()}"
 
     def get(self, key: str) -> dict | None:

@@ -277,24 +277,37 @@ class RedisSaver(BaseCheckpointSaver[int]):
     def _pack_typed(self, value: Any) -> bytes:
         return ormsgpack.packb(list(self.serde.dumps_typed(value)))
 
-    def _unpack_typed(self, packed: bytes) -> Any:
-        kind, data = ormsgpack.unpackb(packed)
-        return self.serde.loads_typed((kind, data))
-
     def _run_key(self, run_id: str) -> str:
         return f"{self.prefix}:cp:run:{run_id}"
 
     # Plans.
-    def _after_write(self, thread_id: str, keys: _ThreadKeys, namespaces: list[bytes], runs: dict[str, list]) -> Plan:
-        """Index the thread (and its runs) and slide the thread's expiry."""
-        commands: list[tuple] = [("SADD", self._threads_key, thread_id)]
-        for run_id, references in runs.items():
-            commands.append(("SADD", self._run_key(run_id), *references))
-            if self.ttl_seconds:
-                commands.append(("EXPIRE", self._run_key(run_id), self.ttl_seconds))
+    def _write(
+        self,
+        thread_id: str,
+        keys: _ThreadKeys,
+        commands: list[tuple],
+        namespaces: Sequence[str],
+        *,
+        new_thread: bool = False,
+        runs: dict[str, list] | None = None,
+    ) -> Plan:
+        """Apply a thread's writes as one MULTI/EXEC, sliding the expiry of what they touched; then index the
+        thread (on its first checkpoint) and its runs, whose keys live outside the thread's slot."""
         if self.ttl_seconds:
-            commands += [("EXPIRE", key, self.ttl_seconds) for key in keys.all([_text(ns) for ns in namespaces])]
-        yield _Batch(commands)
+            touched = [keys.namespaces, *(key for ns in namespaces for key in keys.of_namespace(ns))]
+            commands = [*commands, *(("EXPIRE", key, self.ttl_seconds) for key in touched),
+                        ("SMEMBERS", keys.namespaces)]
+        replies = yield _Batch(commands, atomic=True)
+        after: list[tuple] = [("SADD", self._threads_key, thread_id)] if new_thread else []
+        for run_id, references in (runs or {}).items():
+            after.append(("SADD", self._run_key(run_id), *references))
+            if self.ttl_seconds:
+                after.append(("EXPIRE", self._run_key(run_id), self.ttl_seconds))
+        if self.ttl_seconds:  # the thread's other namespaces live as long as it does
+            others = [_text(ns) for ns in replies[-1] if _text(ns) not in namespaces]
+            after += [("EXPIRE", key, self.ttl_seconds) for ns in others for key in keys.of_namespace(ns)]
+        if after:
+            yield _Batch(after)
 
     def _put(
         self,
@@ -325,11 +338,10 @@ class RedisSaver(BaseCheckpointSaver[int]):
         ]
         if blobs:
             commands.append(("HSET", keys.blobs(ns), *_flatten(blobs)))
-        commands.append(("SMEMBERS", keys.namespaces))
-        replies = yield _Batch(commands, atomic=True)
         run_id = full_metadata.get("run_id")
         runs = {str(run_id): [ormsgpack.packb([thread_id, ns, checkpoint_id])]} if run_id else {}
-        yield from self._after_write(thread_id, keys, replies[-1], runs)
+        first = not configurable.get("checkpoint_id")  # a thread's (or namespace's) first checkpoint has no parent
+        yield from self._write(thread_id, keys, commands, [ns], new_thread=first, runs=runs)
         yield _Emit({"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}})
 
     def _put_writes(
@@ -346,11 +358,8 @@ class RedisSaver(BaseCheckpointSaver[int]):
             # A retried task must not duplicate its writes; special channels (errors, interrupts) are overwritten.
             commands.append(("HSET" if idx < 0 else "HSETNX", keys.writes(ns), field, record))
             commands.append(("ZADD", keys.write_ids(ns), 0, field))
-        if not commands:
-            return
-        commands.append(("SMEMBERS", keys.namespaces))
-        replies = yield _Batch(commands, atomic=True)
-        yield from self._after_write(thread_id, keys, replies[-1], {})
+        if commands:
+            yield from self._write(thread_id, keys, commands, [ns])
 
     def _load(self, thread_id: str, ns: str, entries: list[tuple[str, bytes]]) -> Plan:
         """Emit full CheckpointTuples for (checkpoint id, record) pairs of one namespace, in two round trips."""
@@ -522,8 +531,7 @@ class RedisSaver(BaseCheckpointSaver[int]):
             if writes:
                 copy += [("HSET", target.writes(ns), *_flatten(writes)),
                          ("ZADD", target.write_ids(ns), *(item for field in writes for item in (0, field)))]
-        replies = yield _Batch([*copy, ("SMEMBERS", target.namespaces)], atomic=True)
-        yield from self._after_write(target_thread_id, target, replies[-1], runs)
+        yield from self._write(target_thread_id, target, copy, namespaces, new_thread=True, runs=runs)
 
     def _unpack_metadata(self, record: bytes) -> dict:
         _, _, md_kind, md_data, _ = ormsgpack.unpackb(record)

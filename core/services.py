@@ -69,7 +69,7 @@ def build_services(settings: Settings, embeddings: Embeddings | None = None) -> 
         index=index,
         ingestor=Ingestor(settings, catalog, index, embeddings),
         retriever=Retriever(index, catalog, embeddings, settings.retrieval_mode),
-        cache=QueryCache(settings, answering_setup(settings, embeddings), client),
+        cache=QueryCache(settings, answering_setup(settings, embeddings), catalog.index_version, client),
         redis=client,
     )
 

@@ -11,16 +11,19 @@ from core.services import get_services
 from graphs.nodes import generate_answer, not_covered, search
 from graphs.retrieval.state import RetrievalInput, RetrievalOutput, RetrievalState
 
+# Set by the server (never by clients: it replaces their `configurable`) when it already missed the cache.
+CHECKED_CACHE_KEY = "checked_cache_key"
 
-def lookup(state: RetrievalState) -> dict:
+
+def lookup(state: RetrievalState, config: RunnableConfig) -> dict:
     """A first question is answered from the cache when the same one was answered on the same index."""
     if state.get("messages"):
         return {"cache_key": None, "cached": False}  # a follow-up depends on its conversation
-    services = get_services()
-    key = services.cache.key(
-        state["question"], state.get("material_ids"), state.get("k"), services.catalog.index_version()
-    )
-    hit = services.cache.get(key)
+    if checked := config.get("configurable", {}).get(CHECKED_CACHE_KEY):
+        return {"cache_key": checked, "cached": False}  # the server looked it up before calling: a miss
+    cache = get_services().cache
+    key = cache.key(state["question"], state.get("material_ids"), state.get("k"))
+    hit = cache.get(key)
     if hit is None:
         return {"cache_key": key, "cached": False}
     turn = [HumanMessage(state["question"]), AIMessage(hit["answer"])]

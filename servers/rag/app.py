@@ -45,8 +45,8 @@ async def thread_from_header(config: dict, request: Request) -> dict:
             await saver.aping()
         except UNAVAILABLE as error:
             raise MemoryUnavailable(error) from error
-    configurable = {**config.get("configurable", {}), "thread_id": thread_id}
-    return {**config, "configurable": configurable}
+    # Only the server decides what `configurable` holds: a client's keys are dropped, not trusted.
+    return {**config, "configurable": {"thread_id": thread_id}}
 
 
 class MemoryUnavailable(Exception):

@@ -24,6 +24,7 @@ from core.ingest import material_id_for
 from core.redis_checkpoint import RedisSaver
 from core.redis_client import UNAVAILABLE
 from core.services import Services, get_services
+from graphs.retrieval.graph import CHECKED_CACHE_KEY
 from loaders.pdf import ocr_available
 from loaders.registry import SUPPORTED_EXTENSIONS
 from loaders.video import ffmpeg_available
@@ -158,12 +159,13 @@ def get_job(job_id: str, services: ServicesDep) -> JobOut:
 @protected.post("/query")
 async def query(body: QueryRequest, request: Request, services: ServicesDep) -> QueryResponse:
     started = time.perf_counter()
-    graph_input = {
-        "question": body.question,
-        "material_ids": body.material_ids,
-        "k": body.config.k if body.config else None,
-    }
-    state = await request.app.state.stateless_rag.ainvoke(graph_input)
+    k = body.config.k if body.config else None
+    key = services.cache.key(body.question, body.material_ids, k)
+    state = services.cache.get(key)
+    if state is None:
+        graph_input = {"question": body.question, "material_ids": body.material_ids, "k": k}
+        config = {"configurable": {CHECKED_CACHE_KEY: key}}
+        state = await request.app.state.stateless_rag.ainvoke(graph_input, config)
     took_ms = (time.perf_counter() - started) * 1000
     request.app.state.queries.update({"count": 1, "ms": took_ms})
     return QueryResponse(
@@ -172,7 +174,7 @@ async def query(body: QueryRequest, request: Request, services: ServicesDep) -> 
         question=body.question,
         standalone_question=state["standalone_question"],
         llm_provider=services.llm_provider,
-        cached=state["cached"],
+        cached=state.get("cached", True),
         took_ms=round(took_ms, 1),
     )
 

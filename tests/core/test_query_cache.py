@@ -16,17 +16,18 @@ def test_normalization_ignores_case_spacing_and_closing_punctuation():
 
 
 def test_key_depends_on_materials_k_index_version_and_setup(settings):
-    cache = QueryCache(settings, {"llm": "a"})
-    key = cache.key(QUESTION, ["m2", "m1"], 4, 7)
-    assert key == cache.key(QUESTION.upper(), ["m1", "m2"], 4, 7)
-    other_setup = QueryCache(settings, {"llm": "b"})
+    version = [7]
+    cache = QueryCache(settings, {"llm": "a"}, lambda: version[0])
+    key = cache.key(QUESTION, ["m2", "m1"], 4)
+    assert key == cache.key(QUESTION.upper(), ["m1", "m2"], 4)
     variants = {
         key,
-        cache.key(QUESTION, ["m1"], 4, 7),
-        cache.key(QUESTION, ["m2", "m1"], 3, 7),
-        cache.key(QUESTION, ["m2", "m1"], 4, 8),
-        other_setup.key(QUESTION, ["m2", "m1"], 4, 7),
+        cache.key(QUESTION, ["m1"], 4),
+        cache.key(QUESTION, ["m2", "m1"], 3),
+        QueryCache(settings, {"llm": "b"}, lambda: version[0]).key(QUESTION, ["m2", "m1"], 4),
     }
+    version[0] = 8
+    variants.add(cache.key(QUESTION, ["m2", "m1"], 4))
     assert len(variants) == 5
 
 
@@ -101,3 +102,11 @@ def test_follow_up_questions_in_a_thread_are_not_served_from_the_cache(client):
     follow_up = client.post("/rag/invoke", json={"input": {"question": QUESTION}}, headers=headers).json()["output"]
     assert first["cached"] is True  # a first question of a thread can be
     assert follow_up["cached"] is False  # the second depends on the conversation
+
+
+def test_clients_cannot_steer_the_servers_cache_key(client, backend):
+    ask(client)  # the answer is cached now
+    sneaky = {"input": {"question": QUESTION}, "config": {"configurable": {"checked_cache_key": "poisoned"}}}
+    response = client.post("/rag/invoke", json=sneaky)
+    assert response.status_code == 200
+    assert response.json()["output"]["cached"] is True  # looked up as usual: the client's key was dropped
