@@ -10,7 +10,7 @@ export LANGGRAPH_NO_VERSION_CHECK := true
 export LANGSMITH_TRACING := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run serve ingest test lint bench materials clean
+.PHONY: install run serve worker ingest test lint bench materials clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,10 @@ run: ingest
 serve: install
 	$(BIN)/dnaforca serve
 
+# A separate ingestion worker (run the server with INLINE_WORKER=false; several may run against one REDIS_URL).
+worker: install
+	$(BIN)/dnaforca worker
+
 test: install $(LANGGRAPH_VENV)/.installed tests/e2e/node_modules/.installed
 	$(BIN)/python -m pytest
 
@@ -50,6 +54,8 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/retrieval_eval.py
+	$(BIN)/python bench/checkpoint.py
+	$(BIN)/python bench/cache.py
 
 materials: install
 	$(BIN)/python scripts/make_sample_materials.py

@@ -51,9 +51,10 @@ def test_a_conversation_continues_on_another_server_process(two_servers, redis_u
     second = httpx.post(f"{server_b}/rag/invoke", json={"input": {"question": "E para força máxima?"}},
                         headers=headers, timeout=60)
     assert first.status_code == second.status_code == 200
+    # Whichever server's worker ran the job, both see the index it built (the other reloads it).
+    assert first.json()["output"]["sources"] and second.json()["output"]["sources"]
     # Server B rewrote the follow-up from the turn server A had: the conversation came through Redis.
     assert second.json()["output"]["standalone_question"] == "Quantas repetições para hipertrofia? E para força máxima?"
-    assert second.json()["output"]["sources"]  # B also sees the index A's worker built
 
     chat = {"X-Thread-Id": "aluno-9:chat-1"}
     for url, text in ((server_a, "Quanto tempo devo dormir por noite?"), (server_b, "E quanta proteína por dia?")):
