@@ -69,7 +69,8 @@ class JobQueue:
 
     def consumer(self, workers: int = 1, inline: bool = False) -> Consumer:
         kind = InlineConsumer if inline else Consumer
-        return kind(self.huey, workers=workers, worker_type="thread", periodic=True, max_delay=1.0)
+        return kind(self.huey, workers=workers, worker_type="thread", periodic=True, max_delay=1.0,
+                    shutdown_timeout=5.0)
 
     def start_inline(self) -> None:
         """Work on jobs from a thread of this process (the embedded default)."""
@@ -82,7 +83,9 @@ class JobQueue:
 
     def stop_inline(self) -> None:
         if self._inline is not None:
-            self._inline.stop()  # a job cut short here is retried by the next worker, after its lease
+            # Idle threads stop within a second; a job still running after 5 s is left to die with the
+            # process and is retried by the next worker once its lease runs out.
+            self._inline.stop(graceful=True)
             self._inline = None
 
     # Producer side.

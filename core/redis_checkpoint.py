@@ -111,6 +111,21 @@ def _write_range(checkpoint_id: str) -> tuple[str, str]:
     return f"[{checkpoint_id}\x00", f"({checkpoint_id}\x01"
 
 
+def _advance(plan: Plan, reply: list | None) -> _Batch | _Emit | None:
+    """The plan's next step (given the replies to its last batch), or None when it is done."""
+    try:
+        return plan.send(reply)
+    except StopIteration:
+        return None
+
+
+def _pipeline(client: redis.Redis | redis.asyncio.Redis, batch: _Batch):
+    pipe = client.pipeline(transaction=batch.atomic)
+    for command in batch.commands:
+        pipe.execute_command(*command)
+    return pipe
+
+
 def _flatten(mapping: dict) -> list:
     return [item for pair in mapping.items() for item in pair]
 
@@ -145,38 +160,24 @@ class RedisSaver(BaseCheckpointSaver[int]):
     async def aclose(self) -> None:
         await self.aclient.aclose()
 
-    # Drivers.
+    # Drivers: the same plan, run on the sync or on the async client.
     def _run(self, plan: Plan) -> Iterator[Any]:
-        reply = None
-        while True:
-            try:
-                step = plan.send(reply)
-            except StopIteration:
-                return
+        step = _advance(plan, None)
+        while step is not None:
             if isinstance(step, _Emit):
-                reply = None
                 yield step.value
+                step = _advance(plan, None)
             else:
-                pipe = self.client.pipeline(transaction=step.atomic)
-                for command in step.commands:
-                    pipe.execute_command(*command)
-                reply = pipe.execute()
+                step = _advance(plan, _pipeline(self.client, step).execute())
 
     async def _arun(self, plan: Plan) -> AsyncIterator[Any]:
-        reply = None
-        while True:
-            try:
-                step = plan.send(reply)
-            except StopIteration:
-                return
+        step = _advance(plan, None)
+        while step is not None:
             if isinstance(step, _Emit):
-                reply = None
                 yield step.value
+                step = _advance(plan, None)
             else:
-                pipe = self.aclient.pipeline(transaction=step.atomic)
-                for command in step.commands:
-                    pipe.execute_command(*command)
-                reply = await pipe.execute()
+                step = _advance(plan, await _pipeline(self.aclient, step).execute())
 
     def _first(self, plan: Plan) -> Any:
         return next(self._run(plan), None)

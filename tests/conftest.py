@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,25 @@ def redis_settings(settings, redis_url, redis_prefix, monkeypatch):
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
+
+
+@contextmanager
+def indexed_app(settings, embeddings):
+    """The RAG server app (in process) on `settings`, with the samples indexed by its job queue."""
+    from fastapi.testclient import TestClient
+
+    from core.services import build_services, use_services
+    from servers.rag.app import create_app
+
+    services = build_services(settings, embeddings=embeddings)
+    use_services(services)
+    for path in SAMPLES.iterdir():
+        shutil.copy2(path, settings.materials_path / path.name)
+    try:
+        with TestClient(create_app()) as client:
+            job = client.post("/process-materials").json()
+            assert client.app.state.jobs.wait(job["job_id"]).state == "completed"
+            yield client
+    finally:
+        use_services(None)
+        services.catalog.close()

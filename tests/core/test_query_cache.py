@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
 from core.cache import QueryCache, normalize_question
+from tests.conftest import indexed_app
 
 QUESTION = "Quanta proteína devo comer por dia?"
 
@@ -39,31 +39,9 @@ def backend(request, settings):
 
 
 @pytest.fixture
-def client(backend, embeddings, materials_for):
-    from core.services import build_services, use_services
-    from servers.rag.app import create_app
-
-    services = build_services(backend, embeddings=embeddings)
-    use_services(services)
-    materials_for(services)
-    with TestClient(create_app()) as client:
-        job = client.post("/process-materials").json()
-        assert client.app.state.jobs.wait(job["job_id"]).state == "completed"
+def client(backend, embeddings):
+    with indexed_app(backend, embeddings) as client:
         yield client
-    use_services(None)
-
-
-@pytest.fixture
-def materials_for():
-    import shutil
-
-    from tests.conftest import SAMPLES
-
-    def copy(services):
-        for path in SAMPLES.iterdir():
-            shutil.copy2(path, services.settings.materials_path / path.name)
-
-    return copy
 
 
 def ask(client, question=QUESTION, **extra):

@@ -8,9 +8,8 @@ import time
 
 import pytest
 import redis
-from fastapi.testclient import TestClient
 
-from tests.conftest import require
+from tests.conftest import indexed_app, require
 from tests.integration.conftest import free_port
 
 QUESTION = {"question": "Quanta proteína devo comer por dia?"}
@@ -52,32 +51,13 @@ def private_redis(tmp_path):
 
 
 @pytest.fixture
-def client(settings, private_redis, embeddings, monkeypatch, materials_copy):
-    from core.services import build_services, use_services
+def client(settings, private_redis, embeddings, monkeypatch):
     from core.settings import get_settings
-    from servers.rag.app import create_app
 
     monkeypatch.setenv("REDIS_URL", private_redis.url)
     get_settings.cache_clear()
-    services = build_services(get_settings(), embeddings=embeddings)
-    use_services(services)
-    materials_copy(services)
-    with TestClient(create_app()) as client:
-        job = client.post("/process-materials").json()
-        assert client.app.state.jobs.wait(job["job_id"]).state == "completed"
+    with indexed_app(get_settings(), embeddings) as client:
         yield client
-    use_services(None)
-
-
-@pytest.fixture
-def materials_copy():
-    from tests.conftest import SAMPLES
-
-    def copy(services):
-        for path in SAMPLES.iterdir():
-            shutil.copy2(path, services.settings.materials_path / path.name)
-
-    return copy
 
 
 def test_redis_outage_degrades_then_recovers_by_itself(client, private_redis):
