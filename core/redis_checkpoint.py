@@ -504,7 +504,7 @@ class RedisSaver(BaseCheckpointSaver[int]):
             by_namespace.setdefault((thread_id, ns), []).append(checkpoint_id)
         for (thread_id, ns), checkpoint_ids in by_namespace.items():
             yield from self._drop_checkpoints(_ThreadKeys(self.prefix, thread_id), ns, checkpoint_ids)
-        yield _Batch([("DEL", *(self._run_key(run_id) for run_id in run_ids))])
+        yield _Batch([("DEL", self._run_key(run_id)) for run_id in run_ids])  # one key per DEL: one slot each
 
     def _copy_thread(self, source_thread_id: str, target_thread_id: str) -> Plan:
         source, target = _ThreadKeys(self.prefix, source_thread_id), _ThreadKeys(self.prefix, target_thread_id)

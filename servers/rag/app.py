@@ -16,6 +16,7 @@ from langserve import add_routes
 
 from core.checkpoints import open_checkpointer
 from core.jobs import JobQueue, QueueUnavailable
+from core.kv import make_store
 from core.local_model import LocalModelUnavailable
 from core.redis_checkpoint import RedisSaver
 from core.redis_client import UNAVAILABLE
@@ -27,6 +28,7 @@ from graphs.retrieval.graph import builder as retrieval_builder
 from servers.rag.playground import playground_runnable
 from servers.rag.routes import router
 from servers.rag.security import require_service_token
+from servers.rag.thread_lock import ThreadLockMiddleware
 
 THREAD_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 
@@ -69,12 +71,14 @@ def create_app() -> FastAPI:
         app.state.started_at = time.time()
         app.state.queries = Counter()
         app.state.stateless_rag = retrieval_builder.compile(name="rag-stateless")
+        app.state.kv = make_store(settings)
         async with open_checkpointer(settings) as saver:
             # The graphs are served by LangServe from start-up; their checkpointer opens with the event loop.
             rag_graph.checkpointer = saver
             chat_graph.checkpointer = saver
             app.state.checkpointer = saver
             yield
+        await app.state.kv.close()
         jobs.stop_inline()
 
     app = FastAPI(
@@ -83,6 +87,7 @@ def create_app() -> FastAPI:
         description="Ingestion of course materials, retrieval and the retrieval/chat agents.",
         lifespan=lifespan,
     )
+    app.add_middleware(ThreadLockMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
