@@ -69,6 +69,8 @@ class JobOut(BaseModel):
     chunks_total: int
     chunks_done: int
     current_file: str | None
+    attempts: int = Field(description="runs started; more than one means a worker died and the job was retried")
+    heartbeat_at: float | None = Field(description="the running worker's last sign of life")
     results: list[FileResultOut]
     errors: list[FileResultOut]
     error: str | None

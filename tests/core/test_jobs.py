@@ -48,7 +48,8 @@ def test_a_queued_job_survives_a_server_restart(queue_services, monkeypatch):
     with TestClient(create_app()) as client:  # a new server process picks the job up from the queue
         job = client.app.state.jobs.wait(job_id, timeout=60)
         assert (job.state, job.attempts, job.files_done) == ("completed", 1, 1)
-        assert client.get(f"/jobs/{job_id}").json()["state"] == "completed"
+        body = client.get(f"/jobs/{job_id}").json()
+        assert (body["state"], body["attempts"]) == ("completed", 1) and body["heartbeat_at"] >= body["started_at"]
 
 
 def test_a_stalled_job_is_requeued_then_failed_after_its_attempts(queue_services):
