@@ -67,10 +67,10 @@ class JobQueue:
     def backend(self) -> str:
         return f"redis ({describe(self.settings.redis_url)})" if self.settings.redis_url else "sqlite"
 
-    def consumer(self, workers: int = 1, inline: bool = False) -> Consumer:
+    def consumer(self, inline: bool = False) -> Consumer:
+        """One worker thread: ingestions take turns on the index anyway (file lock)."""
         kind = InlineConsumer if inline else Consumer
-        return kind(self.huey, workers=workers, worker_type="thread", periodic=True, max_delay=1.0,
-                    shutdown_timeout=5.0)
+        return kind(self.huey, workers=1, worker_type="thread", periodic=True, max_delay=1.0, shutdown_timeout=5.0)
 
     def start_inline(self) -> None:
         """Work on jobs from a thread of this process (the embedded default)."""

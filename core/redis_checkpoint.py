@@ -268,9 +268,6 @@ class RedisSaver(BaseCheckpointSaver[int]):
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         await self._afirst(self._prune(thread_ids, strategy))
 
-    def ping(self) -> bool:
-        return bool(self.client.ping())
-
     async def aping(self) -> bool:
         return bool(await self.aclient.ping())
 
@@ -467,8 +464,7 @@ class RedisSaver(BaseCheckpointSaver[int]):
     def _metadata_matches(self, record: bytes, filter: dict[str, Any] | None) -> bool:
         if not filter:
             return True
-        _, _, md_kind, md_data, _ = ormsgpack.unpackb(record)
-        metadata = self.serde.loads_typed((md_kind, md_data))
+        metadata = self._unpack_metadata(record)
         return all(metadata.get(key) == value for key, value in filter.items())
 
     def _delete_threads(self, thread_ids: Sequence[str]) -> Plan:

@@ -6,7 +6,6 @@ import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import redis
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
@@ -30,7 +29,6 @@ class Services:
     ingestor: Ingestor
     retriever: Retriever
     cache: QueryCache
-    redis: redis.Redis | None = None
     # llama.cpp contexts are not thread-safe: one generation at a time per process.
     llm_lock: threading.Lock = field(default_factory=threading.Lock)
     _llm_loading: threading.Lock = field(default_factory=threading.Lock)
@@ -70,7 +68,6 @@ def build_services(settings: Settings, embeddings: Embeddings | None = None) -> 
         ingestor=Ingestor(settings, catalog, index, embeddings),
         retriever=Retriever(index, catalog, embeddings, settings.retrieval_mode),
         cache=QueryCache(settings, answering_setup(settings, embeddings), catalog.index_version, client),
-        redis=client,
     )
 
 

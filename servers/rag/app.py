@@ -18,7 +18,6 @@ from core.checkpoints import open_checkpointer
 from core.jobs import JobQueue, QueueUnavailable
 from core.kv import make_store
 from core.local_model import LocalModelUnavailable
-from core.redis_checkpoint import RedisSaver
 from core.redis_client import UNAVAILABLE
 from core.services import get_services
 from core.settings import get_settings
@@ -28,31 +27,20 @@ from graphs.retrieval.graph import builder as retrieval_builder
 from servers.rag.playground import playground_runnable
 from servers.rag.routes import router
 from servers.rag.security import require_service_token
-from servers.rag.thread_lock import ThreadLockMiddleware
+from servers.rag.thread_lock import ThreadLockMiddleware, memory_unavailable
 
 THREAD_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 
 
-async def thread_from_header(config: dict, request: Request) -> dict:
+def thread_from_header(config: dict, request: Request) -> dict:
     """The conversation a call continues comes from X-Thread-Id, never from the body (LangServe drops it)."""
     thread_id = request.headers.get("x-thread-id")
     if thread_id is None:
         thread_id = f"ephemeral-{uuid.uuid4().hex}"
     elif not THREAD_ID.match(thread_id):
         raise HTTPException(400, "X-Thread-Id must be 1-200 characters of letters, digits and . _ : @ -")
-    # Checked before a stream starts, so the client gets a 503 rather than an error event mid-answer.
-    saver = request.app.state.checkpointer
-    if isinstance(saver, RedisSaver):
-        try:
-            await saver.aping()
-        except UNAVAILABLE as error:
-            raise MemoryUnavailable(error) from error
     # Only the server decides what `configurable` holds: a client's keys are dropped, not trusted.
     return {**config, "configurable": {"thread_id": thread_id}}
-
-
-class MemoryUnavailable(Exception):
-    """The conversation store (Redis) is unreachable, so a checkpointed graph cannot run."""
 
 
 def create_app() -> FastAPI:
@@ -100,10 +88,10 @@ def create_app() -> FastAPI:
     async def embedding_mismatch(_: Request, error: EmbeddingModelMismatch) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=409)
 
-    @app.exception_handler(MemoryUnavailable)
-    async def memory_unavailable(_: Request, error: MemoryUnavailable) -> JSONResponse:
-        detail = f"Conversation memory is unavailable (Redis unreachable: {error}); try again shortly"
-        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
+    # Threaded calls meet a dead Redis at their lock, before anything runs (ThreadLockMiddleware); a one-off
+    # call meets it at its first checkpoint.
+    for error_type in UNAVAILABLE:
+        app.add_exception_handler(error_type, lambda _, error: memory_unavailable(f"Redis is unreachable: {error}"))
 
     @app.exception_handler(QueueUnavailable)
     async def queue_unavailable(_: Request, error: QueueUnavailable) -> JSONResponse:

@@ -20,6 +20,11 @@ LEASE_SECONDS = 300  # a holder that died frees the thread after this
 WAIT_SECONDS = 120
 
 
+def memory_unavailable(reason: str) -> JSONResponse:
+    detail = f"Conversation memory is unavailable ({reason}); try again shortly"
+    return JSONResponse({"detail": detail}, 503, {"Retry-After": "5"})
+
+
 class ThreadLockMiddleware:
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -34,8 +39,7 @@ class ThreadLockMiddleware:
             try:
                 await stack.enter_async_context(lock)
             except StoreUnavailable as error:
-                detail = f"Conversation memory is unavailable ({error}); try again shortly"
-                await JSONResponse({"detail": detail}, 503, {"Retry-After": "5"})(scope, receive, send)
+                await memory_unavailable(str(error))(scope, receive, send)
                 return
             except LockTimeout:
                 detail = f"Another message of conversation {thread_id} is still being answered; try again"

@@ -79,6 +79,8 @@ def test_redis_outage_degrades_then_recovers_by_itself(client, private_redis):
         refused = client.post(path, json=body, headers=thread)
         assert refused.status_code == 503, path
         assert "Conversation memory is unavailable" in refused.json()["detail"]
+    one_off = client.post("/chat/invoke", json=CHAT)  # no thread: it fails at its first checkpoint
+    assert one_off.status_code == 503 and "Conversation memory is unavailable" in one_off.json()["detail"]
     streamed = client.post("/chat/stream", json=CHAT, headers=thread)
     assert streamed.status_code == 503  # refused before the stream starts, not an error event mid-answer
     queued = client.post("/process-materials")
