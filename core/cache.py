@@ -91,6 +91,24 @@ class QueryCache:
             except UNAVAILABLE as error:
                 self._unavailable(error)
 
+    def clear(self) -> int:
+        """Forget every cached answer; returns how many there were."""
+        if self.backend == "memory":
+            with self._lock:
+                removed = len(self._memory)
+                self._memory.clear()
+            return removed
+        if self.backend == "off":
+            return 0
+        removed = 0
+        batch = []
+        for key in self.client.scan_iter(f"{self._prefix}:answer:*", count=1000):
+            batch.append(key)
+            if len(batch) == 1000:
+                removed += self.client.delete(*batch)
+                batch.clear()
+        return removed + (self.client.delete(*batch) if batch else 0)
+
     def stats(self) -> dict:
         counts = dict(self._counts)
         if self.backend == "redis":

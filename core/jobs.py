@@ -89,10 +89,11 @@ class JobQueue:
             self._inline = None
 
     # Producer side.
-    def submit(self, files: list[str] | None = None) -> Job:
-        """Queue a run over the given files (relative to MATERIALS_DIR), or over the whole folder."""
+    def submit(self, files: list[str] | None = None, reindex: bool = False) -> Job:
+        """Queue a run over the given files (relative to MATERIALS_DIR), or over the whole folder
+        (`reindex`: after emptying the index, so every material is embedded again)."""
         catalog = get_services().catalog
-        job = Job(id=uuid.uuid4().hex, request={"files": files})
+        job = Job(id=uuid.uuid4().hex, request={"files": files, "reindex": reindex})
         catalog.save_job(job)
         try:
             self._task(job.id)
@@ -152,6 +153,8 @@ class JobQueue:
                         root = ingestor.materials_dir
                         results = ingestor.ingest([root / Path(name) for name in files], beat.report)
                     else:
+                        if job.request.get("reindex"):
+                            ingestor.reset()
                         results = ingestor.sync(beat.report)
                     job.results, job.state = result_dicts(results), "completed"
                 except Exception as error:  # the job records why it stopped; the worker keeps serving

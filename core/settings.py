@@ -16,6 +16,9 @@ LocalModelName = Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"]
 RetrievalMode = Literal["dense", "bm25", "hybrid"]
 
 
+DEFAULT_JWT_SECRET = "change-me-in-production"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
 
@@ -87,6 +90,38 @@ class Settings(BaseSettings):
     rag_host: str = "127.0.0.1"
     rag_port: int = 8001
     rag_service_token: SecretStr | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    rag_server_url: str = Field("http://127.0.0.1:8001", description="where the API server reaches the RAG server")
+    rag_timeout_seconds: float = Field(180.0, description="longest the API server waits on one RAG server call")
+
+    # API server: users database, tokens, limits.
+    database_url: str | None = Field(None, description="SQLAlchemy URL; unset means SQLite under DATA_DIR")
+    jwt_secret_key: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    access_token_expire_minutes: int = 30
+    refresh_token_expire_days: int = 14
+    password_reset_expire_minutes: int = 30
+    bcrypt_rounds: int = Field(12, ge=4, le=31, description="cost of password hashes (each step doubles it)")
+    allow_registration: bool = Field(True, description="anyone may create a student account at /auth/register")
+    first_admin_email: str | None = Field(None, description="created as admin at start-up if absent")
+    first_admin_password: SecretStr | None = None
+    login_attempts_per_account: int = Field(5, description="failed logins allowed per account per window")
+    login_attempts_per_ip: int = Field(20, description="logins allowed per client IP per window")
+    login_window_seconds: int = 300
+    anonymous_chat_per_minute: int = Field(10, description="questions per client IP per minute on /chat")
+    max_upload_mb: int = Field(50, description="largest material the API server accepts")
+    frontend_url: str = Field("http://localhost:3000", description="links in e-mails point here")
+
+    # E-mail (password reset).
+    email_host: str | None = Field(None, description="SMTP server; unset means e-mails are logged, not sent")
+    email_port: int = 587
+    email_user: str | None = None
+    email_password: SecretStr | None = None
+    email_from: str = "DNA da Força <no-reply@dnadaforca.com.br>"
+    email_use_tls: bool = Field(True, description="STARTTLS after connecting (EMAIL_USE_SSL for implicit TLS)")
+    email_use_ssl: bool = False
+    email_timeout_seconds: float = 10.0
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["http://localhost:3000"])
 
     @field_validator("cors_origins", mode="before")
@@ -146,6 +181,31 @@ class Settings(BaseSettings):
     @property
     def max_file_bytes(self) -> int:
         return self.max_file_mb * 1024 * 1024
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if not self.database_url:
+            return f"sqlite:///{self.data_dir / 'api.sqlite3'}"
+        # Render and Heroku hand out postgres:// URLs; SQLAlchemy names the driver.
+        for scheme in ("postgres://", "postgresql://"):
+            if self.database_url.startswith(scheme):
+                return "postgresql+psycopg://" + self.database_url.removeprefix(scheme)
+        return self.database_url
+
+    def insecure_defaults(self) -> list[str]:
+        """What must not be left at its default outside development (the API server refuses to start)."""
+        if self.environment == "development":
+            return []
+        problems = []
+        if self.jwt_secret_key.get_secret_value() == DEFAULT_JWT_SECRET:
+            problems.append("JWT_SECRET_KEY is the default")
+        elif len(self.jwt_secret_key.get_secret_value()) < 32:
+            problems.append("JWT_SECRET_KEY is shorter than 32 characters")
+        return problems
 
 
 @lru_cache

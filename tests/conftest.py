@@ -24,6 +24,8 @@ os.environ.update(
         "EMBEDDINGS_PROVIDER": "local",
         "MODELS_DIR": str(MODELS_DIR),
         "ENVIRONMENT": "test",
+        "BCRYPT_ROUNDS": "4",
+        "JWT_SECRET_KEY": "test-secret-that-is-long-enough-for-hs256",
     }
 )
 for variable in ("OPENAI_API_KEY", "GEMINI_API_KEY", "RAG_SERVICE_TOKEN", "CHROMA_PERSIST_DIR", "MATERIALS_DIR"):

@@ -43,6 +43,10 @@ def thread_from_header(config: dict, request: Request) -> dict:
     return {**config, "configurable": {"thread_id": thread_id}}
 
 
+def no_client_config(config: dict, _: Request) -> dict:
+    return {**config, "configurable": {}}
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -105,6 +109,9 @@ def create_app() -> FastAPI:
     protected = [Depends(require_service_token)]
     add_routes(app, rag_graph, path="/rag", per_req_config_modifier=thread_from_header, dependencies=protected)
     add_routes(app, chat_graph, path="/chat", per_req_config_modifier=thread_from_header, dependencies=protected)
+    # One question, no memory (the API server's /chat): no checkpointer, nothing left behind.
+    add_routes(app, retrieval_builder.compile(name="ask"), path="/ask", per_req_config_modifier=no_client_config,
+               dependencies=protected)
     add_routes(
         app,
         playground_runnable(chat_builder.compile(name="chat-playground")),

