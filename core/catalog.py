@@ -119,6 +119,28 @@ class Catalog:
             )
             return int(self._connection.execute("SELECT value FROM meta WHERE key = 'index_version'").fetchone()[0])
 
+    # Backup
+    def export_to(self, path: Path) -> None:
+        """A consistent copy of the catalogue (SQLite's online backup)."""
+        with self._lock, sqlite3.connect(path) as target:
+            self._connection.backup(target)
+        target.close()
+
+    def import_from(self, path: Path) -> int:
+        """Replace the catalogue with a copy; the index version moves past both, so every reader reloads."""
+        version = self.index_version()
+        with self._lock:
+            source = sqlite3.connect(path)
+            try:
+                source.backup(self._connection)
+            finally:
+                source.close()
+        imported = self.index_version()
+        with self._lock:
+            self._connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('index_version', ?)",
+                                     (str(max(version, imported) + 1),))
+        return self.index_version()
+
     # Jobs
     def save_job(self, job: Job) -> None:
         self._execute(

@@ -10,7 +10,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, fie
 from servers.api.models import Role
 from servers.api.security import password_problem
 
-
 # SQLite hands datetimes back without their zone; they were stored in UTC.
 Moment = Annotated[datetime, AfterValidator(lambda value: value if value.tzinfo else value.replace(tzinfo=UTC))]
 

@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from langserve import add_routes
 
+from core.backup import BackupError
 from core.checkpoints import open_checkpointer
 from core.jobs import JobQueue, QueueUnavailable
 from core.kv import make_store
@@ -100,6 +101,10 @@ def create_app() -> FastAPI:
     @app.exception_handler(QueueUnavailable)
     async def queue_unavailable(_: Request, error: QueueUnavailable) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(BackupError)
+    async def backup_refused(_: Request, error: BackupError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=409)
 
     @app.exception_handler(LocalModelUnavailable)
     async def model_unavailable(_: Request, error: LocalModelUnavailable) -> JSONResponse:

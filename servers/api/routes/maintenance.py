@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, status
+import shutil
+import tarfile
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
 
-from servers.api.deps import RagDep, require_admin
+from fastapi import APIRouter, Depends, File, HTTPException, UploadFile, status
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from core.uploads import save_upload
+from servers.api.backup import dump_database, load_database
+from servers.api.deps import RagDep, SessionDep, require_admin
 from servers.api.schemas import JobAccepted
 
+DATABASE_MEMBER, RAG_MEMBER = "database.json", "rag.tar.gz"
+RESTORE_LIMIT = 50 * 2**30
 router = APIRouter(prefix="/maintenance", tags=["maintenance"], dependencies=[Depends(require_admin)])
 
 
@@ -20,3 +34,49 @@ async def clear_caches(rag: RagDep) -> dict:
 async def reindex(rag: RagDep) -> JobAccepted:
     """Embed every material again (a job; follow it at /materials/jobs/{job_id})."""
     return JobAccepted(**await rag.json("POST", "/reindex"))
+
+
+@router.get("/backup", response_class=FileResponse,
+            responses={200: {"content": {"application/gzip": {}}, "description": "a tar.gz archive"}})
+async def backup(rag: RagDep, session: SessionDep) -> FileResponse:
+    """One archive: the database (`database.json`) and the RAG server's materials, vectors and catalogue
+    (`rag.tar.gz`)."""
+    folder = Path(tempfile.mkdtemp(prefix="dnaforca-backup-"))
+    try:
+        rag_archive = folder / RAG_MEMBER
+        async with rag.stream("GET", "/backup") as response:
+            with rag_archive.open("wb") as handle:
+                async for block in response.aiter_bytes():
+                    handle.write(block)
+        (folder / DATABASE_MEMBER).write_bytes(await run_in_threadpool(dump_database, session))
+        archive = folder / f"dnaforca-backup-{datetime.now(UTC):%Y%m%d-%H%M%S}.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(folder / DATABASE_MEMBER, arcname=DATABASE_MEMBER)
+            tar.add(rag_archive, arcname=RAG_MEMBER)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return FileResponse(archive, filename=archive.name, media_type="application/gzip",
+                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+
+
+@router.post("/restore")
+async def restore(archive: Annotated[UploadFile, File(description="an archive from GET /maintenance/backup")],
+                  rag: RagDep, session: SessionDep) -> dict:
+    """Put back the database and the RAG server's state from a backup archive."""
+    with tempfile.TemporaryDirectory(prefix="dnaforca-restore-") as folder:
+        path, _, _ = await save_upload(archive, Path(folder), RESTORE_LIMIT, "the backup size limit")
+        try:
+            with tarfile.open(path, "r:gz") as tar:
+                database = tar.extractfile(DATABASE_MEMBER).read()
+                tar.extract(RAG_MEMBER, folder, filter="data")
+        except (tarfile.TarError, KeyError, AttributeError, OSError, EOFError) as error:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST,
+                                f"Not a backup archive (needs {DATABASE_MEMBER} and {RAG_MEMBER}): {error}") from None
+        with (Path(folder) / RAG_MEMBER).open("rb") as handle:
+            rag_result = await rag.json("POST", "/restore", files={"archive": (RAG_MEMBER, handle)})
+    try:
+        tables = await run_in_threadpool(load_database, session, database)
+    except ValueError as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+    return {"database": tables, "rag": rag_result}

@@ -141,3 +141,21 @@ def student(api) -> Account:
 @pytest.fixture
 def other_student(api) -> Account:
     return register(api, "outro@example.com")
+
+
+@pytest.fixture
+def staff(api, admin) -> Account:
+    created = api.post("/users", headers=admin.headers,
+                       json={"email": "equipe@dnadaforca.com.br", "password": PASSWORD, "role": "staff"})
+    assert created.status_code == 201, created.text
+    return login(api, "equipe@dnadaforca.com.br")
+
+
+def wait_for_job(client: TestClient, account: Account, job_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(f"/materials/jobs/{job_id}", headers=account.headers).json()
+        if job["state"] in ("completed", "failed"):
+            return job
+        assert time.monotonic() < deadline, f"job {job_id} did not finish"
+        time.sleep(0.1)
