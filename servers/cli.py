@@ -109,6 +109,50 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None)) -> Non
 
 
 @app.command()
+def api(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
+    """Start the API server (it reaches the RAG server at RAG_SERVER_URL)."""
+    import uvicorn
+
+    from core.settings import get_settings
+
+    settings = get_settings()
+    host, port = host or settings.api_host, port or settings.api_port
+    typer.echo(f"API server: http://{host}:{port}/docs  (RAG server: {settings.rag_server_url})")
+    uvicorn.run("servers.api.app:create_app", factory=True, host=host, port=port, log_level=settings.log_level.lower())
+
+
+@app.command("create-admin")
+def create_admin(
+    email: str,
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
+                                 envvar="ADMIN_PASSWORD", help="asked for when not given"),
+) -> None:
+    """Create an admin account in the API server's database, or make an existing account admin with this password."""
+    from sqlalchemy import select
+
+    from core.settings import get_settings
+    from servers.api import db
+    from servers.api.models import Role, User, utcnow
+    from servers.api.security import hash_password, password_problem
+
+    if problem := password_problem(password):
+        raise typer.BadParameter(problem, param_hint="--password")
+    engine = db.make_engine(get_settings())
+    db.migrate(engine)
+    with db.sessions(engine)() as session:
+        email = email.strip().lower()
+        user = session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = User(email=email, full_name="Administrador")
+            session.add(user)
+        user.role, user.is_active = Role.admin, True
+        user.hashed_password, user.tokens_valid_after = hash_password(password), utcnow()
+        session.commit()
+    engine.dispose()
+    typer.echo(f"{email} is an admin")
+
+
+@app.command()
 def worker() -> None:
     """Run ingestion jobs from the queue (RedisHuey with REDIS_URL, else SqliteHuey under DATA_DIR)."""
     import logging
