@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, aclosing
 
 from fastapi import Request
-from sse_starlette.sse import EventSourceResponse
+from fastapi.responses import StreamingResponse
 
 from servers.api.rag_client import RagError, RagUnavailable, TurnEvent
 
@@ -30,44 +30,54 @@ def wants_stream(request: Request) -> bool:
 async def _events(turn: AsyncIterator[TurnEvent], finish: Finish) -> AsyncIterator[tuple[str, dict]]:
     parts: list[str] = []
     sources: list = []
-    async for event in turn:
-        if event.kind == "token":
-            parts.append(event.data)
-            yield "token", {"text": event.data}
-        elif event.kind == "sources":
-            sources = event.data
-            yield "sources", {"sources": sources}
-        elif event.kind == "done":
-            answer = (event.data or {}).get("answer") or "".join(parts)
-            yield "done", await finish(answer, sources)
+    async with aclosing(turn):
+        async for event in turn:
+            if event.kind == "token":
+                parts.append(event.data)
+                yield "token", {"text": event.data}
+            elif event.kind == "sources":
+                sources = event.data
+                yield "sources", {"sources": sources}
+            elif event.kind == "done":
+                answer = (event.data or {}).get("answer") or "".join(parts)
+                yield "done", await finish(answer, sources)
 
 
 async def collect(turn: AsyncIterator[TurnEvent], finish: Finish) -> dict:
     """The whole answer as one JSON body."""
-    async for kind, data in _events(turn, finish):
-        if kind == "done":
-            return data
-    raise RagUnavailable("The RAG server ended the answer before it was complete")
+    result = None
+    async with aclosing(_events(turn, finish)) as events:
+        async for kind, data in events:
+            if kind == "done":
+                result = data
+    if result is None:
+        raise RagUnavailable("The RAG server ended the answer before it was complete")
+    return result
 
 
-async def stream(turn: AsyncIterator[TurnEvent], finish: Finish, cleanup: AsyncExitStack) -> EventSourceResponse:
-    """SSE; `cleanup` (the conversation lock) is closed when the stream ends, however it ends."""
+def sse(kind: str, data: dict) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def stream(turn: AsyncIterator[TurnEvent], finish: Finish, cleanup: AsyncExitStack) -> StreamingResponse:
+    """SSE; `cleanup` (the conversation lock) is closed when the stream ends, however it ends (a client
+    that disconnects cancels it)."""
     events = _events(turn, finish)
     try:
         first = await anext(events)
     except BaseException:
+        await events.aclose()
         await cleanup.aclose()
         raise
 
-    async def body() -> AsyncIterator[dict]:
-        async with cleanup:
-            kind, data = first
-            yield {"event": kind, "data": json.dumps(data, ensure_ascii=False)}
+    async def body() -> AsyncIterator[str]:
+        async with cleanup, aclosing(events):
+            yield sse(*first)
             try:
                 async for kind, data in events:
-                    yield {"event": kind, "data": json.dumps(data, ensure_ascii=False)}
+                    yield sse(kind, data)
             except (RagUnavailable, RagError) as error:
                 status = error.status_code if isinstance(error, RagError) else 503
-                yield {"event": "error", "data": json.dumps({"status": status, "detail": str(error)})}
+                yield sse("error", {"status": status, "detail": str(error)})
 
-    return EventSourceResponse(body(), headers=STREAM_HEADERS, ping=15)
+    return StreamingResponse(body(), media_type="text/event-stream", headers=STREAM_HEADERS)
