@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -39,6 +40,31 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 120) -> 
 def server_environment(data_dir: Path, **overrides: str) -> dict[str, str]:
     environment = {**os.environ, "DATA_DIR": str(data_dir), "MODELS_DIR": str(MODELS_DIR), **overrides}
     return environment
+
+
+@contextmanager
+def uvicorn_process(target: str, environment: dict[str, str], log_path: Path, factory: bool = False):
+    """`target` served by uvicorn on a free port, as its own process; yields its URL once it answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command + (["--factory"] if factory else []), cwd=REPO, env=environment,
+                                   stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(f"{url}/health", process)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def wait_for_rag_job(url: str, job_id: str, headers: dict | None = None, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while (job := httpx.get(f"{url}/jobs/{job_id}", headers=headers).json())["state"] not in ("completed", "failed"):
+        assert time.monotonic() < deadline, "ingestion did not finish"
+        time.sleep(0.1)
+    return job
 
 
 @pytest.fixture(scope="session")

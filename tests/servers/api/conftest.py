@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -14,8 +12,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import REPO, SAMPLES, require
-from tests.integration.conftest import free_port, server_environment, wait_until_up
+from tests.conftest import SAMPLES, require
+from tests.integration.conftest import server_environment, uvicorn_process, wait_for_rag_job
 
 SERVICE_TOKEN = "service-token-for-tests"
 TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -27,27 +25,12 @@ def rag_url(tmp_path_factory) -> str:
     """One RAG server process (extractive answers, samples indexed) shared by the API tests."""
     data_dir = tmp_path_factory.mktemp("rag-for-api")
     shutil.copytree(SAMPLES, data_dir / "materials")
-    port = free_port()
-    log = (data_dir / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "servers.rag.app:app", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO, env=server_environment(data_dir, RAG_SERVICE_TOKEN=SERVICE_TOKEN),
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    headers = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
-    try:
-        wait_until_up(f"{url}/health", process)
+    environment = server_environment(data_dir, RAG_SERVICE_TOKEN=SERVICE_TOKEN)
+    with uvicorn_process("servers.rag.app:app", environment, data_dir / "server.log") as url:
+        headers = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
         job = httpx.post(f"{url}/process-materials", headers=headers).json()
-        deadline = time.monotonic() + 120
-        while httpx.get(f"{url}/jobs/{job['job_id']}", headers=headers).json()["state"] not in ("completed", "failed"):
-            assert time.monotonic() < deadline, "ingestion did not finish"
-            time.sleep(0.1)
+        assert wait_for_rag_job(url, job["job_id"], headers)["state"] == "completed"
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,156 @@
+"""Both servers as real processes (uvicorn, free ports, real Redis): a student's whole journey, and
+schemathesis against both OpenAPI schemas (no 5xx, responses match their schemas)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+
+import httpx
+import pytest
+import redis
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from core.redis_checkpoint import RedisSaver
+from tests.conftest import SAMPLES
+from tests.integration.conftest import server_environment, uvicorn_process, wait_for_rag_job
+
+TOKEN = "integration-service-token"
+PASSWORD = "senha-forte-123"
+ADMIN = "admin@dnadaforca.com.br"
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory, redis_url):
+    """RAG server and API server, sharing nothing but Redis and HTTP (separate DATA_DIRs)."""
+    root = tmp_path_factory.mktemp("two-servers")
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    rag_dir, api_dir = root / "rag", root / "api"
+    shutil.copytree(SAMPLES, rag_dir / "materials")
+    common = {"REDIS_URL": redis_url, "REDIS_PREFIX": prefix, "RAG_SERVICE_TOKEN": TOKEN}
+    try:
+        with uvicorn_process("servers.rag.app:app", server_environment(rag_dir, **common), root / "rag.log") as rag:
+            api_environment = server_environment(api_dir, **common, RAG_SERVER_URL=rag, FIRST_ADMIN_EMAIL=ADMIN,
+                                                 FIRST_ADMIN_PASSWORD=PASSWORD)
+            with uvicorn_process("servers.api.app:create_app", api_environment, root / "api.log", factory=True) as api:
+                job = httpx.post(f"{rag}/process-materials", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+                wait_for_rag_job(rag, job["job_id"], {"Authorization": f"Bearer {TOKEN}"})
+                yield {"rag": rag, "api": api, "redis_url": redis_url, "prefix": prefix}
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+def _stream(client: httpx.Client, body: dict, token: str) -> list[tuple[str, dict]]:
+    events, kind = [], None
+    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+    with client.stream("POST", "/chat-auth", json=body, headers=headers) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["x-accel-buffering"] == "no"
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                events.append((kind, json.loads(line.removeprefix("data: "))))
+    return events
+
+
+@pytest.fixture
+def pdf_with_a_fact() -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.multi_cell(0, 8, "Protocolo de mobilidade antes do agachamento\n"
+                         "Antes do agachamento, faça 7 minutos de mobilidade de quadril e tornozelo, com "
+                         "movimentos lentos e controlados. Depois do treino, alongue por 5 minutos.")
+    return bytes(pdf.output())
+
+
+def test_student_journey_across_both_processes(servers, pdf_with_a_fact):
+    with httpx.Client(base_url=servers["api"], timeout=120) as client:
+        registered = client.post("/auth/register", json={"email": "joana@example.com", "password": PASSWORD})
+        assert registered.status_code == 201
+        student = client.post("/auth/login", data={"username": "joana@example.com", "password": PASSWORD}).json()
+        student_headers = {"Authorization": f"Bearer {student['access_token']}"}
+        admin = client.post("/auth/login", data={"username": ADMIN, "password": PASSWORD}).json()
+        admin_headers = {"Authorization": f"Bearer {admin['access_token']}"}
+
+        upload = client.post("/materials", headers=admin_headers,
+                             files={"files": ("protocolo-de-mobilidade.pdf", pdf_with_a_fact)})
+        assert upload.status_code == 201, upload.text
+        material_id = upload.json()["materials"][0]["id"]
+        deadline = time.monotonic() + 120
+        while client.get(f"/materials/{material_id}", headers=admin_headers).json()["status"] != "indexed":
+            assert time.monotonic() < deadline, "the uploaded PDF was not processed"
+            time.sleep(0.2)
+
+        events = _stream(client, {"message": "Quantos minutos de mobilidade de quadril antes do agachamento?"},
+                         student["access_token"])
+        kinds = [kind for kind, _ in events]
+        assert kinds[0] == "sources" and kinds[-1] == "done" and "token" in kinds
+        done = events[-1][1]
+        assert "protocolo-de-mobilidade.pdf" in {source["source"] for source in done["sources"]}
+        assert "7 minutos" in done["answer"]
+
+        follow_up = _stream(client, {"message": "E depois do treino?", "conversation_id": done["conversation_id"]},
+                            student["access_token"])
+        assert follow_up[-1][0] == "done"
+        # The RAG server remembered the first turn under the thread the API server derived for this conversation.
+        me = client.get("/auth/me", headers=student_headers).json()
+        saver = RedisSaver.from_url(servers["redis_url"], prefix=servers["prefix"])
+        thread = {"configurable": {"thread_id": f"{me['id']}.{done['conversation_id']}", "checkpoint_ns": ""}}
+        messages = saver.get_tuple(thread).checkpoint["channel_values"]["messages"]
+        assert [message.type for message in messages] == ["human", "ai", "human", "ai"]
+        assert "mobilidade de quadril" in messages[0].content
+
+        assert client.post("/auth/logout", headers=student_headers).status_code == 200
+        assert client.get("/conversations", headers=student_headers).status_code == 401
+
+
+api_schema = schemathesis.pytest.from_fixture("api_openapi")
+rag_schema = schemathesis.pytest.from_fixture("rag_openapi")
+CHECKS = [not_a_server_error, response_schema_conformance]
+FUZZ = settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+
+
+@pytest.fixture(scope="module")
+def admin_token(servers) -> str:
+    login = httpx.post(f"{servers['api']}/auth/login", data={"username": ADMIN, "password": PASSWORD})
+    return login.json()["access_token"]
+
+
+@pytest.fixture(scope="module")
+def api_openapi(servers):
+    # Logging out or changing the password would end the admin session the other operations use.
+    return schemathesis.openapi.from_url(f"{servers['api']}/openapi.json").exclude(
+        path_regex=r"^/auth/(logout|change-password)$")
+
+
+@pytest.fixture(scope="module")
+def rag_openapi(servers):
+    # /reset and /restore would wipe the index the API operations answer from.
+    return schemathesis.openapi.from_url(f"{servers['rag']}/openapi.json").exclude(path_regex=r"^/(reset|restore)$")
+
+
+@api_schema.parametrize()
+@FUZZ
+def test_api_server_schema(case, servers, admin_token):
+    case.call_and_validate(base_url=servers["api"], headers={"Authorization": f"Bearer {admin_token}"},
+                           checks=CHECKS, timeout=60)
+
+
+@rag_schema.parametrize()
+@FUZZ
+def test_rag_server_schema(case, servers):
+    case.call_and_validate(base_url=servers["rag"], headers={"Authorization": f"Bearer {TOKEN}"},
+                           checks=CHECKS, timeout=60)
