@@ -12,6 +12,7 @@ import contextvars
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import httpx
 from langserve import RemoteRunnable
@@ -31,6 +32,11 @@ class RagError(RuntimeError):
     def __init__(self, status_code: int, detail: str):
         super().__init__(detail)
         self.status_code, self.detail = status_code, detail
+
+
+def segment(value: str) -> str:
+    """A caller's value as one path segment of a RAG server URL (no `/`, `?`, `..` steering the call)."""
+    return quote(value, safe="")
 
 
 def _detail(response: httpx.Response) -> str:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from servers.api.deps import CurrentUser, RagDep, SessionDep
 from servers.api.models import Conversation
-from servers.api.rag_client import RagError, RagUnavailable
+from servers.api.rag_client import RagError, RagUnavailable, segment
 from servers.api.routes.chat import owned_conversation
 from servers.api.schemas import ConversationDetailOut, ConversationIn, ConversationOut
 
@@ -55,6 +55,6 @@ async def delete_conversation(conversation_id: str, user: CurrentUser, session: 
     session.delete(conversation)
     session.commit()
     try:
-        await rag.request("DELETE", f"/threads/{thread_id}")
+        await rag.request("DELETE", f"/threads/{segment(thread_id)}")
     except (RagUnavailable, RagError) as error:  # the history is gone; the memory expires with its TTL
         log.warning("Could not delete the memory of conversation %s: %s", conversation_id, error)

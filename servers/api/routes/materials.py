@@ -15,6 +15,7 @@ from core.uploads import safe_file_name, save_upload
 from loaders.registry import SUPPORTED_EXTENSIONS
 from servers.api.deps import RagDep, SessionDep, SettingsDep, StaffUser, require_staff
 from servers.api.models import Upload
+from servers.api.rag_client import segment
 from servers.api.schemas import JobAccepted, MaterialOut, UploadOut
 
 router = APIRouter(prefix="/materials", tags=["materials"], dependencies=[Depends(require_staff)])
@@ -76,7 +77,7 @@ async def upload_materials(
 @router.get("/jobs/{job_id}")
 async def get_job(job_id: str, rag: RagDep) -> dict:
     """Progress of a processing job (files and chunks done, per-file errors)."""
-    return await rag.json("GET", f"/jobs/{job_id}")
+    return await rag.json("GET", f"/jobs/{segment(job_id)}")
 
 
 @router.post("/process", status_code=status.HTTP_202_ACCEPTED)
@@ -87,13 +88,13 @@ async def process_materials(rag: RagDep) -> JobAccepted:
 
 @router.get("/{material_id}")
 async def get_material(material_id: str, rag: RagDep, session: SessionDep) -> MaterialOut:
-    return _with_uploader([await rag.json("GET", f"/materials/{material_id}")], session)[0]
+    return _with_uploader([await rag.json("GET", f"/materials/{segment(material_id)}")], session)[0]
 
 
 @router.get("/{material_id}/file", response_class=StreamingResponse,
             responses={200: {"content": {"application/octet-stream": {}}}})
 async def download_material(material_id: str, rag: RagDep) -> StreamingResponse:
-    context = rag.stream("GET", f"/materials/{material_id}/file")
+    context = rag.stream("GET", f"/materials/{segment(material_id)}/file")
     response = await context.__aenter__()
     headers = {name: response.headers[name] for name in ("content-disposition", "content-length", "content-type")
                if name in response.headers}
@@ -111,7 +112,7 @@ async def download_material(material_id: str, rag: RagDep) -> StreamingResponse:
 @router.delete("/{material_id}")
 async def delete_material(material_id: str, rag: RagDep, session: SessionDep) -> dict:
     """Delete the file and its vectors on the RAG server."""
-    result = await rag.json("DELETE", f"/materials/{material_id}")
+    result = await rag.json("DELETE", f"/materials/{segment(material_id)}")
     session.execute(delete(Upload).where(Upload.material_id == material_id))
     session.commit()
     return result
