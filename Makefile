@@ -1,4 +1,4 @@
-# DNA da Força AI. `make run` sets everything up and serves the RAG server; `make test` runs the suite.
+# DNA da Força AI. `make run` sets everything up and serves both servers; `make test` runs the suite.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,7 +10,7 @@ export LANGGRAPH_NO_VERSION_CHECK := true
 export LANGSMITH_TRACING := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run serve worker ingest test lint bench materials clean
+.PHONY: install run serve api worker ingest test lint bench materials clean
 
 install: $(VENV)/.installed
 
@@ -34,8 +34,12 @@ tests/e2e/node_modules/.installed: tests/e2e/package.json tests/e2e/package-lock
 ingest: install
 	$(BIN)/dnaforca ingest examples/materials
 
+# Both servers: the RAG server in the background (:8001), the API server in the foreground (:8000).
 run: ingest
-	$(BIN)/dnaforca serve
+	$(BIN)/dnaforca serve & rag=$$!; trap 'kill $$rag' EXIT INT TERM; $(BIN)/dnaforca api
+
+api: install
+	$(BIN)/dnaforca api
 
 serve: install
 	$(BIN)/dnaforca serve
