@@ -60,6 +60,7 @@ bench: install
 	$(BIN)/python bench/retrieval_eval.py
 	$(BIN)/python bench/checkpoint.py
 	$(BIN)/python bench/cache.py
+	$(BIN)/python bench/stream.py
 
 materials: install
 	$(BIN)/python scripts/make_sample_materials.py
