@@ -9,6 +9,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, fie
 
 from servers.api.models import Role
 from servers.api.security import password_problem
+from servers.rag import schemas as rag_schemas
+
+# The RAG server's bodies the API server passes on unchanged.
+JobAccepted, Source = rag_schemas.JobAccepted, rag_schemas.Source
 
 # SQLite hands datetimes back without their zone; they were stored in UTC.
 Moment = Annotated[datetime, AfterValidator(lambda value: value if value.tzinfo else value.replace(tzinfo=UTC))]
@@ -92,15 +96,6 @@ class MessageOut(BaseModel):
     detail: str
 
 
-class Source(BaseModel):
-    material_id: str
-    source: str
-    page: int | None = None
-    location: str = ""
-    text: str
-    score: float
-
-
 class ChatIn(BaseModel):
     message: str = Field(..., min_length=1, max_length=4000, description="the student's question")
     material_ids: list[str] | None = Field(None, max_length=100, description="answer only from these materials")
@@ -147,25 +142,10 @@ class ConversationDetailOut(ConversationOut):
     messages: list[ChatMessageOut]
 
 
-class MaterialOut(BaseModel):
-    id: str
-    path: str
-    file_name: str
-    size: int
-    sha256: str | None
-    status: str
-    error: str | None
-    chunks: int
-    updated_at: float | None
-    uploaded_by: str | None = None
+class MaterialOut(rag_schemas.MaterialOut):
+    uploaded_by: str | None = Field(None, description="the account that uploaded it through this server")
 
 
 class UploadOut(BaseModel):
     materials: list[MaterialOut]
     job_id: str | None
-
-
-class JobAccepted(BaseModel):
-    job_id: str
-    state: str
-    status_url: str
