@@ -122,9 +122,12 @@ class Catalog:
     # Backup
     def export_to(self, path: Path) -> None:
         """A consistent copy of the catalogue (SQLite's online backup)."""
-        with self._lock, sqlite3.connect(path) as target:
-            self._connection.backup(target)
-        target.close()
+        target = sqlite3.connect(path)
+        try:
+            with self._lock:
+                self._connection.backup(target)
+        finally:
+            target.close()
 
     def import_from(self, path: Path) -> int:
         """Replace the catalogue with a copy; the index version moves past both, so every reader reloads."""

@@ -1,4 +1,4 @@
-"""Sessions and limits: revoked tokens, refresh tokens, rate-limit counters and per-thread locks.
+"""Sessions and limits: revoked tokens, one-use tokens (refresh, reset), rate-limit counters and per-thread locks.
 
 On Redis when REDIS_URL is set, so every API-server process sees the same state; in process memory
 otherwise (one process). Each operation is one or two Redis commands, which is why this is written
@@ -86,15 +86,16 @@ class KeyValueStore(ABC):
     async def is_revoked(self, token_id: str) -> bool:
         return await self.get(self.key("revoked", token_id)) is not None
 
-    async def save_refresh_token(self, token_id: str, subject: str, ttl_seconds: float) -> None:
-        await self.set(self.key("refresh", token_id), subject, ttl_seconds)
+    async def save_one_use_token(self, kind: str, token_id: str, subject: str, ttl_seconds: float) -> None:
+        """Remember a token (refresh, password reset) that may be used once, for `ttl_seconds`."""
+        await self.set(self.key(kind, token_id), subject, ttl_seconds)
 
-    async def use_refresh_token(self, token_id: str) -> str | None:
-        """The subject of a refresh token, which is spent by this call (rotation: a replay gets None)."""
-        return await self.take(self.key("refresh", token_id))
+    async def use_one_use_token(self, kind: str, token_id: str) -> str | None:
+        """The subject of a one-use token, which is spent by this call (a replay gets None)."""
+        return await self.take(self.key(kind, token_id))
 
-    async def revoke_refresh_token(self, token_id: str) -> None:
-        await self.delete(self.key("refresh", token_id))
+    async def revoke_one_use_token(self, kind: str, token_id: str) -> None:
+        await self.delete(self.key(kind, token_id))
 
     # Limits and locks.
     async def hit(self, bucket: str, limit: int, window_seconds: float) -> RateLimit:

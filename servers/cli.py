@@ -128,26 +128,16 @@ def create_admin(
                                  envvar="ADMIN_PASSWORD", help="asked for when not given"),
 ) -> None:
     """Create an admin account in the API server's database, or make an existing account admin with this password."""
-    from sqlalchemy import select
-
     from core.settings import get_settings
     from servers.api import db
-    from servers.api.models import Role, User, utcnow
-    from servers.api.security import hash_password, password_problem
+    from servers.api.accounts import ensure_admin
+    from servers.api.security import password_problem
 
     if problem := password_problem(password):
         raise typer.BadParameter(problem, param_hint="--password")
-    engine = db.make_engine(get_settings())
-    db.migrate(engine)
-    with db.sessions(engine)() as session:
-        email = email.strip().lower()
-        user = session.scalar(select(User).where(User.email == email))
-        if user is None:
-            user = User(email=email, full_name="Administrador")
-            session.add(user)
-        user.role, user.is_active = Role.admin, True
-        user.hashed_password, user.tokens_valid_after = hash_password(password), utcnow()
-        session.commit()
+    engine, sessions = db.open_database(get_settings())
+    with sessions() as session:
+        ensure_admin(session, email, password, update_existing=True)
     engine.dispose()
     typer.echo(f"{email} is an admin")
 

@@ -10,16 +10,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from core.kv import StoreUnavailable, make_store
 from core.settings import Settings, get_settings
 from servers.api import db
-from servers.api.models import Role, User
+from servers.api.accounts import ensure_admin
 from servers.api.rag_client import RagClient, RagError, RagUnavailable
 from servers.api.routes import auth, chat, conversations, drive, maintenance, materials, system, users
-from servers.api.security import Tokens, hash_password
+from servers.api.security import Tokens
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +29,11 @@ class InsecureSettings(RuntimeError):
 
 def ensure_first_admin(sessions, settings: Settings) -> None:
     """FIRST_ADMIN_EMAIL/FIRST_ADMIN_PASSWORD: created as admin if absent (an existing account is left alone)."""
-    if not (settings.first_admin_email and settings.first_admin_password):
-        return
-    email = settings.first_admin_email.strip().lower()
-    with sessions() as session:
-        if session.scalar(select(User).where(User.email == email)) is None:
-            session.add(User(email=email, role=Role.admin, full_name="Administrador",
-                             hashed_password=hash_password(settings.first_admin_password.get_secret_value())))
-            session.commit()
-            log.info("Created the first admin %s", email)
+    if settings.first_admin_email and settings.first_admin_password:
+        with sessions() as session:
+            password = settings.first_admin_password.get_secret_value()
+            if ensure_admin(session, settings.first_admin_email, password, update_existing=False):
+                log.info("Created the first admin %s", settings.first_admin_email)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,9 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        engine = db.make_engine(settings)
-        db.migrate(engine)
-        app.state.engine, app.state.sessions = engine, db.sessions(engine)
+        engine, app.state.sessions = db.open_database(settings)
+        app.state.engine = engine
         ensure_first_admin(app.state.sessions, settings)
         app.state.kv = make_store(settings)
         app.state.rag = RagClient(settings)

@@ -6,10 +6,10 @@ import json
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import DateTime, delete, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from servers.api.models import Base
+from servers.api.models import Base, UtcDateTime
 
 FORMAT = 1
 
@@ -42,7 +42,7 @@ def load_database(session: Session, raw: bytes) -> dict[str, int]:
         session.execute(delete(table))
     counts = {}
     for table in Base.metadata.sorted_tables:
-        times = [column.name for column in table.columns if isinstance(column.type, DateTime)]
+        times = [column.name for column in table.columns if isinstance(column.type, UtcDateTime)]
         rows = [{**row, **{name: datetime.fromisoformat(row[name]) for name in times if row.get(name)}}
                 for row in tables.get(table.name, [])]
         if rows:

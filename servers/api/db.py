@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
@@ -44,15 +43,13 @@ def migrate(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
 
 
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def open_database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
+    """The engine, migrated to the newest schema, and its session factory."""
+    engine = make_engine(settings)
+    migrate(engine)
+    return engine, sessionmaker(engine, expire_on_commit=False)
 
 
 def ping(engine: Engine) -> None:
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
-
-
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    with factory() as session:
-        yield session

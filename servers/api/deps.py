@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -48,11 +47,6 @@ RagDep = Annotated[RagClient, Depends(get_rag)]
 TokensDep = Annotated[Tokens, Depends(get_tokens)]
 
 
-def as_timestamp(moment: datetime) -> float:
-    """SQLite hands back naive datetimes (stored as UTC), PostgreSQL aware ones."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-
-
 def _refuse(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, UNAUTHENTICATED)
 
@@ -70,7 +64,7 @@ async def access_claims(token: Annotated[str | None, Depends(oauth2)], tokens: T
 
 
 async def optional_access_claims(
-    request: Request, token: Annotated[str | None, Depends(oauth2)], tokens: TokensDep, kv: KVDep
+    token: Annotated[str | None, Depends(oauth2)], tokens: TokensDep, kv: KVDep
 ) -> TokenClaims | None:
     return None if token is None else await access_claims(token, tokens, kv)
 
@@ -79,7 +73,7 @@ def _active_user(claims: TokenClaims, session: Session) -> User:
     user = session.get(User, claims.subject)
     if user is None:
         raise _refuse("The account of this token no longer exists")
-    if claims.issued_at < as_timestamp(user.tokens_valid_after):
+    if claims.issued_at < user.tokens_valid_after.timestamp():
         raise _refuse("Token issued before the password changed; log in again")
     if not user.is_active:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Account deactivated")

@@ -66,27 +66,23 @@ class TurnEvent:
 
 
 class RagClient:
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(self, settings: Settings):
         self.base_url = settings.rag_server_url.rstrip("/")
         token = settings.rag_service_token
-        headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
-        options = {
-            "timeout": httpx.Timeout(settings.rag_timeout_seconds, connect=5.0),
-            "headers": headers,
+        self._timeout = httpx.Timeout(settings.rag_timeout_seconds, connect=5.0)
+        self._headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
+        self._client_options = {
             "event_hooks": {"request": [_add_thread_header], "response": [_raise_on_error]},
             "limits": httpx.Limits(max_connections=200, max_keepalive_connections=50),
         }
-        if transport is not None:
-            options["transport"] = transport
-        self.http = httpx.AsyncClient(base_url=self.base_url, **options)
+        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=self._timeout, headers=self._headers,
+                                      **self._client_options)
         self._graphs: dict[str, RemoteRunnable] = {}
-        self._runnable_options = options
 
     def graph(self, path: str) -> RemoteRunnable:
         if path not in self._graphs:
-            options = dict(self._runnable_options)
-            runnable = RemoteRunnable(f"{self.base_url}{path}", timeout=options.pop("timeout"),
-                                      headers=options.pop("headers"), client_kwargs=options)
+            runnable = RemoteRunnable(f"{self.base_url}{path}", timeout=self._timeout, headers=self._headers,
+                                      client_kwargs=self._client_options)
             runnable.sync_client.close()  # the API server only calls it asynchronously
             self._graphs[path] = runnable
         return self._graphs[path]
@@ -111,10 +107,10 @@ class RagClient:
     async def json(self, method: str, path: str, **kwargs):
         return (await self.request(method, path, **kwargs)).json()
 
-    @asynccontextmanager
-    async def stream(self, method: str, path: str, **kwargs) -> AsyncIterator[httpx.Response]:
-        async with self._reachable(), self.http.stream(method, path, **kwargs) as response:
-            yield response
+    async def open_stream(self, method: str, path: str, **kwargs) -> httpx.Response:
+        """A response whose body is read as it arrives; the caller closes it (`aclose`)."""
+        async with self._reachable():
+            return await self.http.send(self.http.build_request(method, path, **kwargs), stream=True)
 
     async def turn(self, path: str, graph_input: dict, thread_id: str | None = None) -> AsyncIterator[TurnEvent]:
         """One answer from a graph, as events: the answer's tokens, its sources, then the final state."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from servers.api.models import Role
 from servers.api.security import password_problem
@@ -13,9 +13,6 @@ from servers.rag import schemas as rag_schemas
 
 # The RAG server's bodies the API server passes on unchanged.
 JobAccepted, Source = rag_schemas.JobAccepted, rag_schemas.Source
-
-# SQLite hands datetimes back without their zone; they were stored in UTC.
-Moment = Annotated[datetime, AfterValidator(lambda value: value if value.tzinfo else value.replace(tzinfo=UTC))]
 
 
 def _checked_password(value: str) -> str:
@@ -60,7 +57,7 @@ class UserOut(BaseModel):
     full_name: str
     role: Role
     is_active: bool
-    created_at: Moment
+    created_at: datetime
 
 
 class TokenOut(BaseModel):
@@ -124,8 +121,8 @@ class ConversationOut(BaseModel):
 
     id: str
     title: str
-    created_at: Moment
-    updated_at: Moment
+    created_at: datetime
+    updated_at: datetime
 
 
 class ChatMessageOut(BaseModel):
@@ -135,7 +132,7 @@ class ChatMessageOut(BaseModel):
     role: Literal["user", "assistant"]
     content: str
     sources: list[Source]
-    created_at: Moment
+    created_at: datetime
 
 
 class ConversationDetailOut(ConversationOut):

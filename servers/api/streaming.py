@@ -10,7 +10,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, aclosing
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import StreamingResponse
 
 from servers.api.rag_client import RagError, RagUnavailable, TurnEvent
@@ -76,8 +76,8 @@ async def stream(turn: AsyncIterator[TurnEvent], finish: Finish, cleanup: AsyncE
             try:
                 async for kind, data in events:
                     yield sse(kind, data)
-            except (RagUnavailable, RagError) as error:
-                status = error.status_code if isinstance(error, RagError) else 503
-                yield sse("error", {"status": status, "detail": str(error)})
+            except (RagUnavailable, RagError, HTTPException) as error:  # e.g. the conversation deleted meanwhile
+                status = getattr(error, "status_code", 503)
+                yield sse("error", {"status": status, "detail": str(getattr(error, "detail", error))})
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=STREAM_HEADERS)

@@ -208,7 +208,9 @@ async def delete_thread(thread_id: str, request: Request) -> None:
 @protected.get("/backup", response_class=FileResponse)
 def backup(services: ServicesDep) -> FileResponse:
     """One tar.gz with the catalogue, the materials and the vector store."""
-    archive = Path(tempfile.mkstemp(dir=services.settings.data_dir, prefix=".backup-", suffix=".tar.gz")[1])
+    descriptor, name = tempfile.mkstemp(dir=services.settings.data_dir, prefix=".backup-", suffix=".tar.gz")
+    os.close(descriptor)
+    archive = Path(name)
     try:
         write_backup(services, archive)
     except BaseException:

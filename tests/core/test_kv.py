@@ -42,11 +42,11 @@ def test_revoked_tokens_stay_revoked_until_they_expire(make):
 def test_a_refresh_token_can_be_used_once(make):
     async def scenario():
         store = make()
-        await store.save_refresh_token("r1", "user-7", ttl_seconds=60)
-        await store.save_refresh_token("r2", "user-8", ttl_seconds=60)
-        first, replay = await store.use_refresh_token("r1"), await store.use_refresh_token("r1")
-        await store.revoke_refresh_token("r2")
-        revoked = await store.use_refresh_token("r2")
+        await store.save_one_use_token("refresh", "r1", "user-7", ttl_seconds=60)
+        await store.save_one_use_token("refresh", "r2", "user-8", ttl_seconds=60)
+        first, replay = await store.use_one_use_token("refresh", "r1"), await store.use_one_use_token("refresh", "r1")
+        await store.revoke_one_use_token("refresh", "r2")
+        revoked = await store.use_one_use_token("refresh", "r2")
         await store.close()
         return first, replay, revoked
 

@@ -6,11 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from core.kv import KeyValueStore
+from servers.api.accounts import create_user, normalize_email, set_password, user_by_email
 from servers.api.deps import (
     ClaimsDep,
     CurrentUser,
@@ -18,11 +16,10 @@ from servers.api.deps import (
     SessionDep,
     SettingsDep,
     TokensDep,
-    as_timestamp,
     client_ip,
 )
 from servers.api.email import send_password_reset
-from servers.api.models import User, utcnow
+from servers.api.models import User
 from servers.api.schemas import (
     ChangePasswordIn,
     LogoutIn,
@@ -35,30 +32,35 @@ from servers.api.schemas import (
     TokenOut,
     UserOut,
 )
-from servers.api.security import InvalidToken, Tokens, hash_password, verify_password
+from servers.api.security import InvalidToken, TokenClaims, Tokens, TokenType, verify_password
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 INVALID_REFRESH = "Invalid refresh token"
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def too_many(detail: str, retry_after: float) -> HTTPException:
     return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, detail, {"Retry-After": str(max(int(retry_after), 1))})
 
 
+async def issue_one_use(tokens: Tokens, kv: KeyValueStore, subject: str, kind: TokenType) -> str:
+    """A refresh or reset token, remembered by the key-value store until it is used or expires."""
+    token, claims = tokens.issue(subject, kind)
+    await kv.save_one_use_token(kind, claims.token_id, subject, claims.expires_at - claims.issued_at)
+    return token
+
+
+async def spend_one_use(tokens: Tokens, kv: KeyValueStore, token: str, kind: TokenType) -> TokenClaims:
+    """The claims of a valid one-use token, which this call spends; InvalidToken if bad, used or revoked."""
+    claims = tokens.read(token, kind)
+    if await kv.use_one_use_token(kind, claims.token_id) != claims.subject:
+        raise InvalidToken("already used or revoked")
+    return claims
+
+
 async def issue_tokens(user: User, tokens: Tokens, kv: KeyValueStore) -> TokenOut:
     access, access_claims = tokens.issue(user.id, "access", role=user.role.value)
-    refresh, refresh_claims = tokens.issue(user.id, "refresh")
-    await kv.save_refresh_token(refresh_claims.token_id, user.id, refresh_claims.expires_at - refresh_claims.issued_at)
-    return TokenOut(access_token=access, refresh_token=refresh,
+    return TokenOut(access_token=access, refresh_token=await issue_one_use(tokens, kv, user.id, "refresh"),
                     expires_in=int(access_claims.expires_at - access_claims.issued_at))
-
-
-def user_by_email(session: Session, email: str) -> User | None:
-    return session.scalar(select(User).where(func.lower(User.email) == normalize_email(email)))
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED)
@@ -66,19 +68,6 @@ def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> Us
     if not settings.allow_registration:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Registration is closed; ask an administrator for an account")
     return UserOut.model_validate(create_user(session, body.email, body.password, body.full_name))
-
-
-def create_user(session: Session, email: str, password: str, full_name: str = "", **fields) -> User:
-    if user_by_email(session, email) is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, "An account with this e-mail already exists")
-    user = User(email=normalize_email(email), hashed_password=hash_password(password), full_name=full_name, **fields)
-    session.add(user)
-    try:
-        session.commit()
-    except IntegrityError:  # the same e-mail registered by a concurrent request
-        session.rollback()
-        raise HTTPException(status.HTTP_409_CONFLICT, "An account with this e-mail already exists") from None
-    return user
 
 
 @router.post("/login")
@@ -109,13 +98,11 @@ async def login(
 async def refresh(body: RefreshIn, session: SessionDep, kv: KVDep, tokens: TokensDep) -> TokenOut:
     """A new token pair; the refresh token is spent (a replayed one is refused)."""
     try:
-        claims = tokens.read(body.refresh_token, "refresh")
+        claims = await spend_one_use(tokens, kv, body.refresh_token, "refresh")
     except InvalidToken as error:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"{INVALID_REFRESH}: {error}") from None
-    if await kv.use_refresh_token(claims.token_id) != claims.subject:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Refresh token already used or revoked")
     user = session.get(User, claims.subject)
-    if user is None or not user.is_active or claims.issued_at < as_timestamp(user.tokens_valid_after):
+    if user is None or not user.is_active or claims.issued_at < user.tokens_valid_after.timestamp():
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, INVALID_REFRESH)
     return await issue_tokens(user, tokens, kv)
 
@@ -130,7 +117,7 @@ async def logout(claims: ClaimsDep, kv: KVDep, tokens: TokensDep, body: LogoutIn
         except InvalidToken:
             refresh_claims = None
         if refresh_claims and refresh_claims.subject == claims.subject:
-            await kv.revoke_refresh_token(refresh_claims.token_id)
+            await kv.revoke_one_use_token("refresh", refresh_claims.token_id)
     return MessageOut(detail="Logged out")
 
 
@@ -155,12 +142,6 @@ def change_password(body: ChangePasswordIn, user: CurrentUser, session: SessionD
     return MessageOut(detail="Password changed; log in again")
 
 
-def set_password(session: Session, user: User, password: str) -> None:
-    user.hashed_password = hash_password(password)
-    user.tokens_valid_after = utcnow()
-    session.commit()
-
-
 @router.post("/password-reset/request", status_code=status.HTTP_202_ACCEPTED)
 async def request_password_reset(
     body: ResetRequestIn, request: Request, background: BackgroundTasks,
@@ -174,8 +155,7 @@ async def request_password_reset(
     user = user_by_email(session, body.email)
     per_account = await kv.hit(f"reset-account:{normalize_email(body.email)}", 3, window)
     if user is not None and user.is_active and per_account.allowed:
-        token, claims = tokens.issue(user.id, "reset")
-        await kv.save_refresh_token(f"reset-{claims.token_id}", user.id, claims.expires_at - claims.issued_at)
+        token = await issue_one_use(tokens, kv, user.id, "reset")
         background.add_task(send_password_reset, settings, user.email, user.full_name, token)
     return MessageOut(detail="If the account exists, an e-mail with a reset link is on its way")
 
@@ -183,11 +163,9 @@ async def request_password_reset(
 @router.post("/password-reset/confirm")
 async def confirm_password_reset(body: ResetConfirmIn, session: SessionDep, kv: KVDep, tokens: TokensDep) -> MessageOut:
     try:
-        claims = tokens.read(body.token, "reset")
+        claims = await spend_one_use(tokens, kv, body.token, "reset")
     except InvalidToken as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Invalid reset link: {error}") from None
-    if await kv.use_refresh_token(f"reset-{claims.token_id}") != claims.subject:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "This reset link was already used")
     user = session.get(User, claims.subject)
     if user is None or not user.is_active:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Invalid reset link: the account is gone or deactivated")

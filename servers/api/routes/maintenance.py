@@ -44,10 +44,13 @@ async def backup(rag: RagDep, session: SessionDep) -> FileResponse:
     folder = Path(tempfile.mkdtemp(prefix="dnaforca-backup-"))
     try:
         rag_archive = folder / RAG_MEMBER
-        async with rag.stream("GET", "/backup") as response:
+        response = await rag.open_stream("GET", "/backup")
+        try:
             with rag_archive.open("wb") as handle:
                 async for block in response.aiter_bytes():
                     handle.write(block)
+        finally:
+            await response.aclose()
         (folder / DATABASE_MEMBER).write_bytes(await run_in_threadpool(dump_database, session))
         archive = folder / f"dnaforca-backup-{datetime.now(UTC):%Y%m%d-%H%M%S}.tar.gz"
         with tarfile.open(archive, "w:gz") as tar:

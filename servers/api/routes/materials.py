@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, HTTPException, UploadFile, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy import delete, select
+from starlette.background import BackgroundTask
 
 from core.uploads import safe_file_name, save_upload
 from loaders.registry import SUPPORTED_EXTENSIONS
@@ -94,19 +95,10 @@ async def get_material(material_id: str, rag: RagDep, session: SessionDep) -> Ma
 @router.get("/{material_id}/file", response_class=StreamingResponse,
             responses={200: {"content": {"application/octet-stream": {}}}})
 async def download_material(material_id: str, rag: RagDep) -> StreamingResponse:
-    context = rag.stream("GET", f"/materials/{segment(material_id)}/file")
-    response = await context.__aenter__()
+    response = await rag.open_stream("GET", f"/materials/{segment(material_id)}/file")
     headers = {name: response.headers[name] for name in ("content-disposition", "content-length", "content-type")
                if name in response.headers}
-
-    async def body():
-        try:
-            async for block in response.aiter_bytes():
-                yield block
-        finally:
-            await context.__aexit__(None, None, None)
-
-    return StreamingResponse(body(), headers=headers)
+    return StreamingResponse(response.aiter_bytes(), headers=headers, background=BackgroundTask(response.aclose))
 
 
 @router.delete("/{material_id}")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, select
 
+from servers.api.accounts import create_user
 from servers.api.deps import AdminUser, SessionDep, require_admin
 from servers.api.models import Role, User, utcnow
-from servers.api.routes.auth import create_user
 from servers.api.schemas import UserCreateIn, UserOut, UserUpdateIn
 
 router = APIRouter(prefix="/users", tags=["users"], dependencies=[Depends(require_admin)])
