@@ -36,9 +36,11 @@ ingest: install
 
 # Both servers: the RAG server in the background (:8001), the API server in the foreground (:8000).
 run: ingest
+	$(BIN)/dnaforca migrate
 	$(BIN)/dnaforca serve & rag=$$!; trap 'kill $$rag' EXIT INT TERM; $(BIN)/dnaforca api
 
 api: install
+	$(BIN)/dnaforca migrate
 	$(BIN)/dnaforca api
 
 serve: install

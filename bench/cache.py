@@ -70,7 +70,8 @@ def main(llm: str, rounds: int) -> None:
                    "LLM_PROVIDER": llm, "LLM_MAX_TOKENS": "80", "LOG_LEVEL": "WARNING"}
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "servers.rag.app:app", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "uvicorn", "--factory", "servers.rag.app:create_app", "--port", str(port),
+         "--log-level", "warning"],
         cwd=REPO, env=environment,
     )
     try:

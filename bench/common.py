@@ -15,8 +15,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 def fresh_services(embeddings, data_dir: Path | None = None, **overrides):
     """Real services on their own DATA_DIR (a new temporary one unless given)."""
-    from core.services import build_services, use_services
     from core.settings import Settings
+    from knowledge.services import build_services, use_services
 
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="dnaforca-bench-"))
     settings = Settings(data_dir=data_dir, llm_provider="extractive", **overrides)

@@ -40,9 +40,9 @@ class PacedChatModel(BaseChatModel):
 
 
 if __name__ == "__main__":
-    from core.services import get_services
+    from knowledge.services import get_services
     from servers.rag.app import create_app
 
     services = get_services()
-    services._llm, services._llm_loaded = PacedChatModel(pace_seconds=int(os.environ.get("PACE_MS", "20")) / 1000), True
+    services.chat_models.use(PacedChatModel(pace_seconds=int(os.environ.get("PACE_MS", "20")) / 1000))
     uvicorn.run(create_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")

@@ -18,8 +18,8 @@ KS = (1, 3, 5)
 
 def main() -> None:
     from core.embeddings import LocalE5Embeddings
-    from core.ingest import material_id_for
-    from core.retrieval import Retriever
+    from knowledge.ingest import material_id_for
+    from knowledge.retrieval import Retriever
 
     rows = [json.loads(line) for line in (CORPUS / "pira_pt_eval.jsonl").open(encoding="utf-8")]
     services = fresh_services(LocalE5Embeddings(), DATA_DIR)
@@ -36,13 +36,13 @@ def main() -> None:
           f"(ingest {time.perf_counter() - started:.1f} s, {sum(r.status == 'indexed' for r in results)} new)")
 
     print(f"{'mode':<8} {'hit@1':>7} {'hit@3':>7} {'hit@5':>7} {'p50 ms':>8}")
+    retriever = Retriever(services.index, services.catalog, services.embeddings)
     for mode in ("dense", "bm25", "hybrid"):
-        retriever = Retriever(services.index, services.catalog, services.embeddings, mode)
         hits = dict.fromkeys(KS, 0)
         latencies = []
         for row in rows:
             started = time.perf_counter()
-            passages = retriever.search(row["question_pt"], max(KS))
+            passages = retriever.search(row["question_pt"], max(KS), mode=mode)
             latencies.append((time.perf_counter() - started) * 1000)
             found = [passage.material_id for passage in passages]
             target = passage_material[row["passage_pt_machine_translated"]]

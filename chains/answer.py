@@ -1,16 +1,16 @@
-"""The answer chain: question + passages (+ conversation) into a cited answer, or the extractive fallback."""
+"""The answer chain's messages: question + passages (+ conversation) into a cited answer, a follow-up into a
+standalone question, or the extractive fallback when no model is configured."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 
-from chains.prompts import ANSWER_SYSTEM, EXTRACTIVE_HEADER, REWRITE_SYSTEM
+from chains.prompts import EXTRACTIVE_HEADER
 from chains.sources import citation, format_context
-from core.retrieval import Passage
+from knowledge.retrieval import Passage
 
 # Turns of the conversation the model sees besides the current question.
 HISTORY_TURNS = 6
@@ -30,32 +30,40 @@ def recent_history(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
     return turns[-2 * HISTORY_TURNS :]
 
 
-def rewrite_question(llm: BaseChatModel | None, history: Sequence[AnyMessage], question: str) -> str:
-    """A follow-up ("e para iniciantes?") made standalone so that retrieval understands it."""
-    earlier = [message for message in recent_history(history) if isinstance(message, HumanMessage)]
-    if not earlier:
-        return question
-    if llm is None:
-        # Without a model, the previous question gives the follow-up its subject.
-        return f"{earlier[-1].content} {question}"
+def earlier_questions(history: Sequence[AnyMessage]) -> list[str]:
+    return [str(message.content) for message in recent_history(history) if isinstance(message, HumanMessage)]
+
+
+def rewrite_messages(prompt: str, history: Sequence[AnyMessage], question: str) -> list[AnyMessage]:
+    """Asks the model to make a follow-up ("e para iniciantes?") standalone, so that retrieval understands it."""
     transcript = "\n".join(
         f"{'Aluno' if isinstance(message, HumanMessage) else 'Assistente'}: {message.content}"
         for message in recent_history(history)
     )
-    response = llm.invoke(
-        [SystemMessage(REWRITE_SYSTEM), HumanMessage(f"Conversa:\n{transcript}\n\nÚltima mensagem: {question}")],
-        config={"tags": ["rewrite"]},
-    )
-    rewritten = str(response.content).strip().strip('"')
-    return rewritten or question
+    return [SystemMessage(prompt), HumanMessage(f"Conversa:\n{transcript}\n\nÚltima mensagem: {question}")]
 
 
-def answer_messages(question: str, passages: Sequence[Passage], history: Sequence[AnyMessage]) -> list[AnyMessage]:
+def rewrite_without_model(history: Sequence[AnyMessage], question: str) -> str:
+    """Without a model, the previous question gives the follow-up its subject."""
+    earlier = earlier_questions(history)
+    return f"{earlier[-1]} {question}" if earlier else question
+
+
+def clean_rewrite(text: str, question: str) -> str:
+    return text.strip().strip('"') or question
+
+
+def answer_messages(prompt: str, question: str, passages: Sequence[Passage],
+                    history: Sequence[AnyMessage]) -> list[AnyMessage]:
     return [
-        SystemMessage(ANSWER_SYSTEM.format(context=format_context(passages))),
+        SystemMessage(prompt.format(context=format_context(passages))),
         *recent_history(history),
         HumanMessage(question),
     ]
+
+
+def chat_messages(prompt: str, question: str, history: Sequence[AnyMessage]) -> list[AnyMessage]:
+    return [SystemMessage(prompt), *recent_history(history), HumanMessage(question)]
 
 
 def extractive_answer(passages: Sequence[Passage]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.retrieval import Passage
+from knowledge.retrieval import Passage
 
 
 def citation(passage: Passage) -> str:

@@ -1,12 +1,24 @@
-"""Chat-model providers. `extractive` means no model: answers are the best passages, labelled as such."""
+"""Chat-model providers. `extractive` means no model: answers are the best passages, labelled as such.
+
+`ChatModels` holds the process's models: one client per model name, loaded on first use, and cheap copies of
+it with a run's temperature and answer length. It also bounds how many generations run at once: a llama.cpp
+context is not thread-safe, so the local model writes one answer at a time per process, while hosted and
+OpenAI-compatible models write up to LLM_MAX_CONCURRENCY at once. (How many requests may wait for a slot is
+bounded by the servers' admission control.)
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from langchain_core.language_models import BaseChatModel
 
-from core.local_model import ensure_local_model, local_model_installed
+from core.local_model import LOCAL_MODELS, ensure_local_model, local_model_installed
 from core.settings import Settings
 
 
@@ -20,8 +32,15 @@ def resolve_llm_provider(settings: Settings) -> str:
     return "extractive"
 
 
-def make_chat_model(settings: Settings) -> BaseChatModel | None:
-    """The configured chat model, or None for the extractive answerer."""
+def default_model_name(settings: Settings) -> str:
+    """The model the provider answers with unless a run names another."""
+    provider = resolve_llm_provider(settings)
+    return {"openai": settings.openai_model, "gemini": settings.gemini_model,
+            "local": settings.local_llm_model}.get(provider, "extractive")
+
+
+def make_chat_model(settings: Settings, model: str | None = None) -> BaseChatModel | None:
+    """The configured chat model (or the named one of the same provider), or None for the extractive answerer."""
     provider = resolve_llm_provider(settings)
     if provider == "openai":
         from langchain_openai import ChatOpenAI
@@ -29,7 +48,7 @@ def make_chat_model(settings: Settings) -> BaseChatModel | None:
         if settings.openai_api_key is None and settings.openai_base_url is None:
             raise ValueError("LLM_PROVIDER=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)")
         return ChatOpenAI(
-            model=settings.openai_model,
+            model=model or settings.openai_model,
             api_key=settings.openai_api_key or "not-needed",
             base_url=settings.openai_base_url,
             temperature=settings.llm_temperature,
@@ -37,13 +56,14 @@ def make_chat_model(settings: Settings) -> BaseChatModel | None:
             # llama.cpp and older OpenAI-compatible servers read only max_tokens.
             extra_body={"max_tokens": settings.llm_max_tokens},
             timeout=settings.llm_timeout_seconds,
+            max_retries=1,
             streaming=True,
         )
     if provider == "gemini":
         from langchain_google_genai import ChatGoogleGenerativeAI
 
         return ChatGoogleGenerativeAI(
-            model=settings.gemini_model,
+            model=model or settings.gemini_model,
             google_api_key=settings.api_key("gemini"),
             temperature=settings.llm_temperature,
             max_output_tokens=settings.llm_max_tokens,
@@ -52,7 +72,10 @@ def make_chat_model(settings: Settings) -> BaseChatModel | None:
     if provider == "local":
         from langchain_community.chat_models import ChatLlamaCpp
 
-        model_path = ensure_local_model(settings.local_llm_model, settings.models_path)
+        name = model or settings.local_llm_model
+        if name not in LOCAL_MODELS:
+            raise ValueError(f"The local provider has no model '{name}'; bundled: {', '.join(LOCAL_MODELS)}")
+        model_path = ensure_local_model(name, settings.models_path)
         return ChatLlamaCpp(
             model_path=str(model_path),
             n_ctx=settings.local_llm_context,
@@ -65,3 +88,64 @@ def make_chat_model(settings: Settings) -> BaseChatModel | None:
             verbose=False,
         )
     return None
+
+
+def with_generation_options(chat_model: BaseChatModel, temperature: float, max_tokens: int) -> BaseChatModel:
+    """A copy of `chat_model` with another temperature and answer length; it shares the loaded client."""
+    name = type(chat_model).__name__
+    if name == "ChatOpenAI":
+        update = {"temperature": temperature, "max_tokens": max_tokens, "extra_body": {"max_tokens": max_tokens}}
+    elif name == "ChatGoogleGenerativeAI":
+        update = {"temperature": temperature, "max_output_tokens": max_tokens}
+    else:
+        update = {"temperature": temperature, "max_tokens": max_tokens}
+    return chat_model.model_copy(update=update)
+
+
+class ChatModels:
+    """The process's chat models and the bound on generations running at once."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.provider = resolve_llm_provider(settings)
+        # One llama.cpp context per model, never used by two generations at once.
+        self.max_concurrency = 1 if self.provider == "local" else settings.llm_max_concurrency
+        self._loaded: dict[str, BaseChatModel | None] = {}
+        self._loading = threading.Lock()
+        # asyncio primitives belong to one event loop: one semaphore per loop (the server has one).
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self, model: str | None = None, temperature: float | None = None,
+            max_tokens: int | None = None) -> BaseChatModel | None:
+        """The named model (the default one when None) with these options; None for the extractive answerer."""
+        name = model or default_model_name(self.settings)
+        if name not in self._loaded:
+            with self._loading:  # two first questions at once must not load the model twice
+                if name not in self._loaded:
+                    self._loaded[name] = make_chat_model(self.settings, name)
+        base = self._loaded[name]
+        if base is None:
+            return None
+        temperature = self.settings.llm_temperature if temperature is None else temperature
+        max_tokens = max_tokens or self.settings.llm_max_tokens
+        if (temperature, max_tokens) == (self.settings.llm_temperature, self.settings.llm_max_tokens):
+            return base
+        return with_generation_options(base, temperature, max_tokens)
+
+    def use(self, chat_model: BaseChatModel, name: str | None = None) -> None:
+        """Answer with this model object under `name` (the default model when None): a model of one's own in a
+        notebook, a deterministic one in tests and benchmarks."""
+        with self._loading:
+            self._loaded[name or default_model_name(self.settings)] = chat_model
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one generation slot of this process while a model writes."""
+        loop = asyncio.get_running_loop()
+        semaphore = self._slots.get(loop)
+        if semaphore is None:
+            semaphore = self._slots.setdefault(loop, asyncio.Semaphore(self.max_concurrency))
+        async with semaphore:
+            yield

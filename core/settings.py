@@ -10,19 +10,33 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, computed_field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.secrets import stored_secret
+
 LLMProvider = Literal["auto", "openai", "gemini", "local", "extractive"]
 EmbeddingsProvider = Literal["auto", "openai", "gemini", "local"]
 LocalModelName = Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"]
 RetrievalMode = Literal["dense", "bm25", "hybrid"]
 
 
-DEFAULT_JWT_SECRET = "change-me-in-production"
+# Secrets published in this repository's history, its examples or common tutorials: refused everywhere.
+KNOWN_SECRETS = frozenset({
+    "change-me-in-production", "change-me", "changeme", "secret", "your-secret-key", "supersecret",
+    "dev-secret", "test-secret", "segredo",
+})
+MIN_SECRET_CHARS = 32
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
 
-    environment: Literal["development", "test", "production"] = "development"
+    environment: Literal["development", "test", "production"] = Field(
+        "production", description="development also logs password reset links when no SMTP host is set"
+    )
     log_level: str = "INFO"
 
     # Local state. DATA_DIR roots everything unless a more specific path is given.
@@ -49,6 +63,10 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.1
     llm_max_tokens: int = 512
     llm_timeout_seconds: float = 120.0
+    llm_max_concurrency: int = Field(
+        32, ge=1, le=1024,
+        description="answers a process generates at once with a hosted or OpenAI-compatible model (local: 1)",
+    )
 
     # Ingestion.
     chunk_size: int = 1000
@@ -89,7 +107,20 @@ class Settings(BaseSettings):
     # HTTP.
     rag_host: str = "127.0.0.1"
     rag_port: int = 8001
-    rag_service_token: SecretStr | None = None
+    rag_service_token: SecretStr | None = Field(
+        None, description="bearer token of the RAG server; unset: generated under DATA_DIR/secrets (one machine)"
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"],
+        description="Host headers both servers answer (DNS rebinding guard); `*.example.com` wildcards, `*` any",
+    )
+    llm_max_queue: int = Field(
+        128, ge=0, le=10_000,
+        description="questions a RAG process lets wait for a generation slot; past it: 503 with Retry-After",
+    )
+    max_json_mb: float = Field(
+        1.0, gt=0, le=100, description="largest JSON (or form) body either server reads; uploads have their own limits"
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     rag_server_url: str = Field("http://127.0.0.1:8001", description="where the API server reaches the RAG server")
@@ -97,7 +128,9 @@ class Settings(BaseSettings):
 
     # API server: users database, tokens, limits.
     database_url: str | None = Field(None, description="SQLAlchemy URL; unset means SQLite under DATA_DIR")
-    jwt_secret_key: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
+    jwt_secret_key: SecretStr | None = Field(
+        None, description="signs the API server's tokens; unset: generated under DATA_DIR/secrets"
+    )
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     access_token_expire_minutes: int = 30
     refresh_token_expire_days: int = 14
@@ -124,9 +157,23 @@ class Settings(BaseSettings):
     email_timeout_seconds: float = 10.0
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["http://localhost:3000"])
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("jwt_secret_key", "rag_service_token")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _strong_secret(cls, value: SecretStr | None, info) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        name = info.field_name.upper()
+        if secret.strip().lower() in KNOWN_SECRETS:
+            raise ValueError(f"{name} is a published example value; set a random one (or unset it to have one "
+                             "generated), e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+        if len(secret) < MIN_SECRET_CHARS:
+            raise ValueError(f"{name} must have at least {MIN_SECRET_CHARS} characters")
+        return value
+
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             if value.lstrip().startswith("["):
                 return json.loads(value)
@@ -196,16 +243,21 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + self.database_url.removeprefix(scheme)
         return self.database_url
 
-    def insecure_defaults(self) -> list[str]:
-        """What must not be left at its default outside development (the API server refuses to start)."""
-        if self.environment == "development":
-            return []
-        problems = []
-        if self.jwt_secret_key.get_secret_value() == DEFAULT_JWT_SECRET:
-            problems.append("JWT_SECRET_KEY is the default")
-        elif len(self.jwt_secret_key.get_secret_value()) < 32:
-            problems.append("JWT_SECRET_KEY is shorter than 32 characters")
-        return problems
+    @property
+    def secrets_path(self) -> Path:
+        return self.data_dir / "secrets"
+
+    def service_token(self) -> str:
+        """RAG_SERVICE_TOKEN, or the one generated for every process sharing this DATA_DIR."""
+        if self.rag_service_token is not None:
+            return self.rag_service_token.get_secret_value()
+        return stored_secret(self.secrets_path / "rag-service-token")
+
+    def jwt_key(self) -> str:
+        """JWT_SECRET_KEY, or the one generated for every API server process sharing this DATA_DIR."""
+        if self.jwt_secret_key is not None:
+            return self.jwt_secret_key.get_secret_value()
+        return stored_secret(self.secrets_path / "jwt-secret")
 
 
 @lru_cache

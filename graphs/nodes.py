@@ -1,15 +1,28 @@
-"""Nodes the two graphs share: retrieve passages, answer from them, or say the materials do not cover it."""
+"""Steps both graphs share: make a follow-up standalone, retrieve passages, answer from them (or say the
+materials do not cover the question), and call the model within the process's generation slots."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
 
 from langchain_core.messages import AnyMessage
 from langchain_core.runnables import RunnableConfig
 
-from chains.answer import answer_messages, extractive_answer
+from chains.answer import (
+    answer_messages,
+    clean_rewrite,
+    earlier_questions,
+    extractive_answer,
+    rewrite_messages,
+    rewrite_without_model,
+)
 from chains.prompts import NOT_COVERED
 from chains.sources import passages_from_sources, source_list
-from core.retrieval import Passage
-from core.services import get_services
+from core.contracts import ANSWER_TAG, REWRITE_TAG
+from graphs.configuration import BaseConfiguration
+from knowledge.retrieval import Passage
+from knowledge.services import get_services
 
 
 def relevant(passages: list[Passage], min_similarity: float) -> list[Passage]:
@@ -20,22 +33,42 @@ def relevant(passages: list[Passage], min_similarity: float) -> list[Passage]:
     return passages
 
 
-def search(question: str, material_ids: list[str] | None, k: int | None) -> list[dict]:
-    services = get_services()
-    passages = services.retriever.search(question, k or services.settings.retrieval_k, material_ids or None)
-    return source_list(relevant(passages, services.settings.min_relevance))
-
-
-def generate_answer(question: str, sources: list[dict], history: list[AnyMessage], config: RunnableConfig) -> str:
-    services = get_services()
-    passages = passages_from_sources(sources)
-    if services.llm is None:
-        return extractive_answer(passages)
-    with services.llm_lock:
-        response = services.llm.invoke(
-            answer_messages(question, passages, history), config={**config, "tags": ["answer"]}
-        )
+async def generate(messages: list[AnyMessage], configuration: BaseConfiguration, config: RunnableConfig,
+                   tag: str) -> str | None:
+    """The model's reply (tagged, so that clients stream only the answer), or None without a model."""
+    models = get_services().chat_models
+    model = models.get(configuration.model, configuration.temperature, configuration.max_tokens)
+    if model is None:
+        return None
+    async with models.slot():
+        response = await model.ainvoke(messages, config={**config, "tags": [*(config.get("tags") or []), tag]})
     return str(response.content).strip()
+
+
+async def standalone_question(question: str, history: Sequence[AnyMessage], configuration: BaseConfiguration,
+                              config: RunnableConfig) -> str:
+    """A follow-up made standalone from the conversation; a first question as it is."""
+    if not earlier_questions(history):
+        return question
+    rewritten = await generate(rewrite_messages(configuration.rewrite_prompt, history, question), configuration,
+                               config, REWRITE_TAG)
+    return rewrite_without_model(history, question) if rewritten is None else clean_rewrite(rewritten, question)
+
+
+async def search(question: str, material_ids: list[str] | None, configuration: BaseConfiguration) -> list[dict]:
+    """The sources of an answer (embedding and search run off the event loop); none when nothing is relevant."""
+    retriever = get_services().retriever
+    passages = await asyncio.to_thread(retriever.search, question, configuration.k, material_ids or None,
+                                       configuration.retrieval_mode)
+    return source_list(relevant(passages, configuration.min_relevance))
+
+
+async def answer(question: str, sources: list[dict], history: Sequence[AnyMessage],
+                 configuration: BaseConfiguration, config: RunnableConfig) -> str:
+    passages = passages_from_sources(sources)
+    messages = answer_messages(configuration.answer_prompt, question, passages, history)
+    written = await generate(messages, configuration, config, ANSWER_TAG)
+    return extractive_answer(passages) if written is None else written
 
 
 def not_covered() -> dict:

@@ -12,11 +12,12 @@ from core.settings import Settings
 from loaders.base import LoaderError
 from loaders.csv_file import load_csv
 from loaders.docx import load_docx
+from loaders.extensions import SUPPORTED_EXTENSIONS, VIDEO_EXTENSIONS
 from loaders.pdf import load_pdf
 from loaders.spreadsheet import load_spreadsheet
 from loaders.subtitles import load_subtitles
 from loaders.text import load_text
-from loaders.video import VIDEO_EXTENSIONS, is_sidecar, load_video, sidecar_for
+from loaders.video import is_sidecar, load_video, sidecar_for
 
 Loader = Callable[[Path, Settings], list[Document]]
 
@@ -34,7 +35,6 @@ LOADERS: dict[str, Loader] = {
     ".vtt": load_subtitles,
     **dict.fromkeys(VIDEO_EXTENSIONS, load_video),
 }
-SUPPORTED_EXTENSIONS = frozenset(LOADERS)
 
 
 def is_material(path: Path) -> bool:

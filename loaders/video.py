@@ -11,9 +11,9 @@ from langchain_core.documents import Document
 
 from core.settings import Settings
 from loaders.base import LoaderError, TranscriptRequired
+from loaders.extensions import VIDEO_EXTENSIONS
 from loaders.subtitles import Cue, cue_documents, read_cues
 
-VIDEO_EXTENSIONS = {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mp3", ".m4a", ".wav", ".ogg"}
 SIDECAR_SUFFIXES = (".srt", ".vtt", ".pt-BR.srt", ".pt-BR.vtt", ".pt.srt", ".pt.vtt")
 WHISPER_MAX_BYTES = 25 * 1024 * 1024
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 from tqdm import tqdm
 
-from core.ingest import Progress
-from core.services import get_services
+from knowledge.ingest import Progress
+from knowledge.services import get_services
 
 app = typer.Typer(help="DNA da Força AI: course materials in, cited answers out.", no_args_is_help=True)
 
@@ -73,12 +73,15 @@ def reindex() -> None:
 def ask(
     question: str,
     material: list[str] = typer.Option(None, "--material", "-m", help="restrict to these material ids"),
-    k: int = typer.Option(None, help="passages to retrieve"),
+    k: int = typer.Option(None, min=1, max=20, help="passages to retrieve"),
 ) -> None:
     """Answer QUESTION from the materials, with its sources."""
+    import asyncio
+
     from graphs.retrieval.graph import graph
 
-    state = graph.invoke({"question": question, "material_ids": material or None, "k": k})
+    config = {"configurable": {"k": k} if k else {}}
+    state = asyncio.run(graph.ainvoke({"question": question, "material_ids": material or None}, config))
     typer.echo(state["answer"])
     if state["sources"]:
         typer.echo("\nFontes:")
@@ -100,12 +103,37 @@ def stats() -> None:
 @app.command()
 def serve(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
     """Start the RAG server."""
+    import os
+
     import uvicorn
 
-    settings = get_services().settings
+    from core.settings import get_settings
+    from servers.rag.security import UnsafeBind, check_bind
+
+    settings = get_settings()
     host, port = host or settings.rag_host, port or settings.rag_port
+    try:
+        check_bind(host, settings)
+    except UnsafeBind as error:
+        raise typer.BadParameter(str(error), param_hint="--host") from None
+    os.environ["RAG_HOST"] = host  # the app (built by uvicorn's factory call) reads where it listens
+    get_settings.cache_clear()
     typer.echo(f"Playground: http://{host}:{port}/chat-playground/playground/  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run("servers.rag.app:app", host=host, port=port, log_level=settings.log_level.lower())
+    uvicorn.run("servers.rag.app:create_app", factory=True, host=host, port=port, log_level=settings.log_level.lower())
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the API server's database to the newest schema (run once per deploy, before the servers start)."""
+    from core.settings import get_settings
+    from servers.api import db
+
+    engine = db.make_engine(get_settings())
+    try:
+        revision = db.migrate(engine)
+    finally:
+        engine.dispose()
+    typer.echo(f"database schema at {revision}")
 
 
 @app.command()
@@ -147,7 +175,7 @@ def worker() -> None:
     """Run ingestion jobs from the queue (RedisHuey with REDIS_URL, else SqliteHuey under DATA_DIR)."""
     import logging
 
-    from core.jobs import JobQueue
+    from knowledge.jobs import JobQueue
 
     settings = get_services().settings
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

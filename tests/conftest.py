@@ -15,6 +15,9 @@ SAMPLES = REPO / "examples" / "materials"
 CORPUS = REPO.parent / "shared" / "corpus"
 # The local model's joined GGUF (1.1 GB) is built once per checkout, not once per test.
 MODELS_DIR = REPO / "data" / "models"
+# The RAG server's service token in every test (servers started by tests get it too).
+SERVICE_TOKEN = "service-token-of-the-test-suite-0123456789"
+AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
 
 os.environ.update(
     {
@@ -26,9 +29,12 @@ os.environ.update(
         "ENVIRONMENT": "test",
         "BCRYPT_ROUNDS": "4",
         "JWT_SECRET_KEY": "test-secret-that-is-long-enough-for-hs256",
+        "RAG_SERVICE_TOKEN": SERVICE_TOKEN,
+        # TestClient's host, besides the loopback names of servers started as processes.
+        "ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
     }
 )
-for variable in ("OPENAI_API_KEY", "GEMINI_API_KEY", "RAG_SERVICE_TOKEN", "CHROMA_PERSIST_DIR", "MATERIALS_DIR"):
+for variable in ("OPENAI_API_KEY", "GEMINI_API_KEY", "CHROMA_PERSIST_DIR", "MATERIALS_DIR", "REDIS_URL"):
     os.environ.pop(variable, None)
 
 
@@ -68,7 +74,7 @@ def settings(tmp_path, monkeypatch):
 
 @pytest.fixture
 def services(settings, embeddings):
-    from core.services import build_services, use_services
+    from knowledge.services import build_services, use_services
 
     counting = CountingEmbeddings(embeddings)
     built = build_services(settings, embeddings=counting)
@@ -140,7 +146,7 @@ def indexed_app(settings, embeddings):
     """The RAG server app (in process) on `settings`, with the samples indexed by its job queue."""
     from fastapi.testclient import TestClient
 
-    from core.services import build_services, use_services
+    from knowledge.services import build_services, use_services
     from servers.rag.app import create_app
 
     services = build_services(settings, embeddings=embeddings)
@@ -148,7 +154,7 @@ def indexed_app(settings, embeddings):
     for path in SAMPLES.iterdir():
         shutil.copy2(path, settings.materials_path / path.name)
     try:
-        with TestClient(create_app()) as client:
+        with TestClient(create_app(), headers=AUTH) as client:
             job = client.post("/process-materials").json()
             assert client.app.state.jobs.wait(job["job_id"]).state == "completed"
             yield client

@@ -12,7 +12,6 @@ from typing_extensions import TypedDict
 class ChatInput(TypedDict):
     messages: Annotated[list[AnyMessage], add_messages]
     material_ids: NotRequired[list[str] | None]
-    k: NotRequired[int | None]
 
 
 class ChatOutput(TypedDict):

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
-from chains.answer import rewrite_question
-from core.services import get_services
-from graphs.nodes import generate_answer, not_covered, search
+from core.contracts import RETRIEVE_NODE
+from graphs import nodes
+from graphs.retrieval.configuration import Configuration
 from graphs.retrieval.state import RetrievalInput, RetrievalOutput, RetrievalState
+from knowledge.services import get_services
 
-# Set by the server (never by clients: it replaces their `configurable`) when it already missed the cache.
+# Set by the RAG server's /query (never by clients: the server builds `configurable`) after it missed the cache.
 CHECKED_CACHE_KEY = "checked_cache_key"
+
+
+def cache_key(question: str, material_ids: list[str] | None, configuration: Configuration) -> str:
+    return get_services().cache.key(question, material_ids, configuration.fingerprint())
 
 
 def lookup(state: RetrievalState, config: RunnableConfig) -> dict:
@@ -21,45 +28,42 @@ def lookup(state: RetrievalState, config: RunnableConfig) -> dict:
         return {"cache_key": None, "cached": False}  # a follow-up depends on its conversation
     if checked := config.get("configurable", {}).get(CHECKED_CACHE_KEY):
         return {"cache_key": checked, "cached": False}  # the server looked it up before calling: a miss
-    cache = get_services().cache
-    key = cache.key(state["question"], state.get("material_ids"), state.get("k"))
-    hit = cache.get(key)
+    key = cache_key(state["question"], state.get("material_ids"), Configuration.from_runnable_config(config))
+    hit = get_services().cache.get(key)
     if hit is None:
         return {"cache_key": key, "cached": False}
     turn = [HumanMessage(state["question"]), AIMessage(hit["answer"])]
     return {**hit, "cache_key": None, "cached": True, "messages": turn}
 
 
-def route_after_lookup(state: RetrievalState) -> str:
+def route_after_lookup(state: RetrievalState) -> Literal["rewrite", "__end__"]:
     return END if state["cached"] else "rewrite"
 
 
-def rewrite(state: RetrievalState) -> dict:
-    services = get_services()
-    history = state.get("messages", [])
-    if services.llm is None or not history:
-        standalone = rewrite_question(None, history, state["question"])
-    else:
-        with services.llm_lock:
-            standalone = rewrite_question(services.llm, history, state["question"])
+async def rewrite(state: RetrievalState, config: RunnableConfig) -> dict:
+    configuration = Configuration.from_runnable_config(config)
+    standalone = await nodes.standalone_question(state["question"], state.get("messages", []), configuration, config)
     return {"standalone_question": standalone, "sources": [], "answer": ""}
 
 
-def retrieve(state: RetrievalState) -> dict:
-    return {"sources": search(state["standalone_question"], state.get("material_ids"), state.get("k"))}
+async def retrieve(state: RetrievalState, config: RunnableConfig) -> dict:
+    configuration = Configuration.from_runnable_config(config)
+    return {"sources": await nodes.search(state["standalone_question"], state.get("material_ids"), configuration)}
 
 
-def route_after_retrieval(state: RetrievalState) -> str:
+def route_after_retrieval(state: RetrievalState) -> Literal["generate", "not_covered"]:
     return "generate" if state["sources"] else "not_covered"
 
 
-def generate(state: RetrievalState, config: RunnableConfig) -> dict:
-    answer = generate_answer(state["standalone_question"], state["sources"], state.get("messages", []), config)
+async def generate(state: RetrievalState, config: RunnableConfig) -> dict:
+    configuration = Configuration.from_runnable_config(config)
+    answer = await nodes.answer(state["standalone_question"], state["sources"], state.get("messages", []),
+                                configuration, config)
     return {"answer": answer, "messages": [HumanMessage(state["question"]), AIMessage(answer)]}
 
 
 def answer_not_covered(state: RetrievalState) -> dict:
-    result = not_covered()
+    result = nodes.not_covered()
     return {**result, "messages": [HumanMessage(state["question"]), AIMessage(result["answer"])]}
 
 
@@ -70,20 +74,21 @@ def remember(state: RetrievalState) -> dict:
     return {}
 
 
-builder = StateGraph(RetrievalState, input_schema=RetrievalInput, output_schema=RetrievalOutput)
+builder = StateGraph(RetrievalState, context_schema=Configuration, input_schema=RetrievalInput,
+                     output_schema=RetrievalOutput)
 builder.add_node("lookup", lookup)
 builder.add_node("rewrite", rewrite)
-builder.add_node("retrieve", retrieve)
+builder.add_node(RETRIEVE_NODE, retrieve)
 builder.add_node("generate", generate)
 builder.add_node("not_covered", answer_not_covered)
 builder.add_node("remember", remember)
 builder.add_edge(START, "lookup")
 builder.add_conditional_edges("lookup", route_after_lookup, ["rewrite", END])
-builder.add_edge("rewrite", "retrieve")
-builder.add_conditional_edges("retrieve", route_after_retrieval, ["generate", "not_covered"])
+builder.add_edge("rewrite", RETRIEVE_NODE)
+builder.add_conditional_edges(RETRIEVE_NODE, route_after_retrieval, ["generate", "not_covered"])
 builder.add_edge("generate", "remember")
 builder.add_edge("not_covered", "remember")
 builder.add_edge("remember", END)
 
 # Compiled without a checkpointer for `langgraph dev`, which brings its own; the servers compile with theirs.
-graph = builder.compile()
+graph = builder.compile(name="rag")

@@ -12,7 +12,6 @@ from typing_extensions import TypedDict
 class RetrievalInput(TypedDict):
     question: str
     material_ids: NotRequired[list[str] | None]
-    k: NotRequired[int | None]
 
 
 class RetrievalOutput(TypedDict):

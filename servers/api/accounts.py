@@ -1,8 +1,9 @@
-"""Account operations shared by the routes, the start-up and the `dnaforca create-admin` command."""
+"""Account operations shared by the routes, the start-up and the `dnaforca create-admin` command.
+
+They raise domain errors (`AccountExists`); the routes turn those into HTTP answers."""
 
 from __future__ import annotations
 
-from fastapi import HTTPException, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -10,7 +11,10 @@ from sqlalchemy.orm import Session
 from servers.api.models import Role, User, utcnow
 from servers.api.security import hash_password
 
-ACCOUNT_EXISTS = "An account with this e-mail already exists"
+
+class AccountExists(ValueError):
+    def __init__(self) -> None:
+        super().__init__("An account with this e-mail already exists")
 
 
 def normalize_email(email: str) -> str:
@@ -23,14 +27,14 @@ def user_by_email(session: Session, email: str) -> User | None:
 
 def create_user(session: Session, email: str, password: str, full_name: str = "", **fields) -> User:
     if user_by_email(session, email) is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, ACCOUNT_EXISTS)
+        raise AccountExists
     user = User(email=normalize_email(email), hashed_password=hash_password(password), full_name=full_name, **fields)
     session.add(user)
     try:
         session.commit()
     except IntegrityError:  # the same e-mail registered by a concurrent request
         session.rollback()
-        raise HTTPException(status.HTTP_409_CONFLICT, ACCOUNT_EXISTS) from None
+        raise AccountExists from None
     return user
 
 

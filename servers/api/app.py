@@ -15,16 +15,12 @@ from sqlalchemy.exc import OperationalError
 from core.kv import StoreUnavailable, make_store
 from core.settings import Settings, get_settings
 from servers.api import db
-from servers.api.accounts import ensure_admin
+from servers.api.accounts import AccountExists, ensure_admin
 from servers.api.rag_client import RagClient, RagError, RagUnavailable
 from servers.api.routes import auth, chat, conversations, drive, maintenance, materials, system, users
 from servers.api.security import Tokens
 
 log = logging.getLogger(__name__)
-
-
-class InsecureSettings(RuntimeError):
-    pass
 
 
 def ensure_first_admin(sessions, settings: Settings) -> None:
@@ -38,9 +34,6 @@ def ensure_first_admin(sessions, settings: Settings) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    problems = settings.insecure_defaults()
-    if problems:
-        raise InsecureSettings(f"Refusing to start with ENVIRONMENT={settings.environment}: {'; '.join(problems)}")
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     @asynccontextmanager
@@ -82,6 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The RAG server's client errors are the caller's (unknown material, bad file); its own failures are ours.
         status_code = error.status_code if error.status_code < 500 or error.status_code == 503 else 502
         return JSONResponse({"detail": error.detail}, status_code)
+
+    @app.exception_handler(AccountExists)
+    async def account_exists(_: Request, error: AccountExists) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, 409)
 
     @app.exception_handler(StoreUnavailable)
     async def store_unavailable(_: Request, error: StoreUnavailable) -> JSONResponse:

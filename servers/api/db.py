@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from filelock import FileLock
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Replicas that start at once take turns on the migrations (PostgreSQL advisory lock id, or a file lock for SQLite).
+MIGRATION_LOCK_ID = 0x646E61666F726361
+
+
+class SchemaOutdated(RuntimeError):
+    """The database is not at the newest migration: `dnaforca migrate` has not run for this version."""
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -31,22 +41,52 @@ def make_engine(settings: Settings) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def alembic_config(engine: Engine) -> Config:
+def _alembic_config(connection: Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["engine"] = engine
+    config.attributes["connection"] = connection
     return config
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent; run at start-up)."""
-    command.upgrade(alembic_config(engine), "head")
+def head_revision() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrate(engine: Engine) -> str:
+    """Bring the schema to the newest migration (idempotent; a deploy step: `dnaforca migrate`)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+            try:
+                command.upgrade(_alembic_config(connection), "head")
+                connection.commit()
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+                connection.commit()
+    else:
+        database = engine.url.database
+        lock = FileLock(f"{database}.migrate.lock") if database and database != ":memory:" else None
+        with lock or nullcontext(), engine.connect() as connection:
+            command.upgrade(_alembic_config(connection), "head")
+            connection.commit()
+    return head_revision()
 
 
 def open_database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
-    """The engine, migrated to the newest schema, and its session factory."""
+    """The engine and its session factory; SchemaOutdated when `dnaforca migrate` has not run."""
     engine = make_engine(settings)
-    migrate(engine)
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        engine.dispose()
+        raise SchemaOutdated(f"The database schema is at {current or 'nothing'}, this version needs {head}: "
+                             "run `dnaforca migrate` (make run and the containers do it before starting)")
     return engine, sessionmaker(engine, expire_on_commit=False)
 
 

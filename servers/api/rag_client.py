@@ -17,6 +17,7 @@ from urllib.parse import quote
 import httpx
 from langserve import RemoteRunnable
 
+from core.contracts import ANSWER_TAG, RETRIEVE_NODE, THREAD_HEADER, StreamEvent
 from core.settings import Settings
 
 _thread_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("rag_thread_id", default=None)
@@ -50,7 +51,7 @@ def _detail(response: httpx.Response) -> str:
 async def _add_thread_header(request: httpx.Request) -> None:
     thread_id = _thread_id.get()
     if thread_id is not None:
-        request.headers["X-Thread-Id"] = thread_id
+        request.headers[THREAD_HEADER] = thread_id
 
 
 async def _raise_on_error(response: httpx.Response) -> None:
@@ -61,16 +62,16 @@ async def _raise_on_error(response: httpx.Response) -> None:
 
 @dataclass
 class TurnEvent:
-    kind: str  # token | sources | done
+    kind: StreamEvent  # token | sources | done
     data: object = field(default=None)
 
 
 class RagClient:
     def __init__(self, settings: Settings):
         self.base_url = settings.rag_server_url.rstrip("/")
-        token = settings.rag_service_token
+        token = settings.service_token()
         self._timeout = httpx.Timeout(settings.rag_timeout_seconds, connect=5.0)
-        self._headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
+        self._headers = {"Authorization": f"Bearer {token}"}
         self._client_options = {
             "event_hooks": {"request": [_add_thread_header], "response": [_raise_on_error]},
             "limits": httpx.Limits(max_connections=200, max_keepalive_connections=50),
@@ -120,23 +121,23 @@ class RagClient:
             async with self._reachable():
                 async for event in self.graph(path).astream_events(graph_input, version="v2"):
                     kind, data = event["event"], event.get("data", {})
-                    if kind == "on_chat_model_stream" and "answer" in event.get("tags", []):
+                    if kind == "on_chat_model_stream" and ANSWER_TAG in event.get("tags", []):
                         text = getattr(data.get("chunk"), "content", "")
                         if text:
                             streamed = True
-                            yield TurnEvent("token", text)
-                    elif kind == "on_chain_end" and event.get("name") == "retrieve" and not sources_sent:
+                            yield TurnEvent(StreamEvent.TOKEN, text)
+                    elif kind == "on_chain_end" and event.get("name") == RETRIEVE_NODE and not sources_sent:
                         output = data.get("output") or {}
                         if "sources" in output:
                             sources_sent = True
-                            yield TurnEvent("sources", output["sources"])
+                            yield TurnEvent(StreamEvent.SOURCES, output["sources"])
                     elif kind == "on_chain_end" and not event.get("parent_ids"):
                         final = data.get("output") or {}
                         if not sources_sent:
-                            yield TurnEvent("sources", final.get("sources", []))
-                        if not streamed and final.get("answer"):
-                            yield TurnEvent("token", final["answer"])  # answered without a model (cache, extractive)
-                        yield TurnEvent("done", final)
+                            yield TurnEvent(StreamEvent.SOURCES, final.get("sources", []))
+                        if not streamed and final.get("answer"):  # answered without a model (cache, extractive)
+                            yield TurnEvent(StreamEvent.TOKEN, final["answer"])
+                        yield TurnEvent(StreamEvent.DONE, final)
                         return
         finally:
             _thread_id.set(None)

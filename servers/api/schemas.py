@@ -9,10 +9,11 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from servers.api.models import Role
 from servers.api.security import password_problem
-from servers.rag import schemas as rag_schemas
 
-# The RAG server's bodies the API server passes on unchanged.
-JobAccepted, Source = rag_schemas.JobAccepted, rag_schemas.Source
+# The RAG server's bodies the API server passes on unchanged (re-exported for the routes).
+from servers.rag.schemas import JobAccepted as JobAccepted
+from servers.rag.schemas import MaterialOut as RagMaterialOut
+from servers.rag.schemas import Source as Source
 
 
 def _checked_password(value: str) -> str:
@@ -139,7 +140,7 @@ class ConversationDetailOut(ConversationOut):
     messages: list[ChatMessageOut]
 
 
-class MaterialOut(rag_schemas.MaterialOut):
+class MaterialOut(RagMaterialOut):
     uploaded_by: str | None = Field(None, description="the account that uploaded it through this server")
 
 

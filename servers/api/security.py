@@ -60,7 +60,7 @@ def verify_password(password: str, hashed: str | None) -> bool:
 
 class Tokens:
     def __init__(self, settings: Settings):
-        self.key = settings.jwt_secret_key.get_secret_value()
+        self.key = settings.jwt_key()
         self.algorithm = settings.jwt_algorithm
         self.lifetimes = {
             "access": settings.access_token_expire_minutes * 60,

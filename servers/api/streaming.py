@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack, aclosing
 from fastapi import HTTPException, Request
 from fastapi.responses import StreamingResponse
 
+from core.contracts import StreamEvent
 from servers.api.rag_client import RagError, RagUnavailable, TurnEvent
 
 # Proxies (nginx, Render's) must pass each event on as it comes.
@@ -27,20 +28,20 @@ def wants_stream(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
 
 
-async def _events(turn: AsyncIterator[TurnEvent], finish: Finish) -> AsyncIterator[tuple[str, dict]]:
+async def _events(turn: AsyncIterator[TurnEvent], finish: Finish) -> AsyncIterator[tuple[StreamEvent, dict]]:
     parts: list[str] = []
     sources: list = []
     async with aclosing(turn):
         async for event in turn:
-            if event.kind == "token":
+            if event.kind == StreamEvent.TOKEN:
                 parts.append(event.data)
-                yield "token", {"text": event.data}
-            elif event.kind == "sources":
+                yield StreamEvent.TOKEN, {"text": event.data}
+            elif event.kind == StreamEvent.SOURCES:
                 sources = event.data
-                yield "sources", {"sources": sources}
-            elif event.kind == "done":
+                yield StreamEvent.SOURCES, {"sources": sources}
+            elif event.kind == StreamEvent.DONE:
                 answer = (event.data or {}).get("answer") or "".join(parts)
-                yield "done", await finish(answer, sources)
+                yield StreamEvent.DONE, await finish(answer, sources)
 
 
 async def collect(turn: AsyncIterator[TurnEvent], finish: Finish) -> dict:
@@ -48,14 +49,14 @@ async def collect(turn: AsyncIterator[TurnEvent], finish: Finish) -> dict:
     result = None
     async with aclosing(_events(turn, finish)) as events:
         async for kind, data in events:
-            if kind == "done":
+            if kind == StreamEvent.DONE:
                 result = data
     if result is None:
         raise RagUnavailable("The RAG server ended the answer before it was complete")
     return result
 
 
-def sse(kind: str, data: dict) -> str:
+def sse(kind: StreamEvent, data: dict) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
@@ -78,6 +79,6 @@ async def stream(turn: AsyncIterator[TurnEvent], finish: Finish, cleanup: AsyncE
                     yield sse(kind, data)
             except (RagUnavailable, RagError, HTTPException) as error:  # e.g. the conversation deleted meanwhile
                 status = getattr(error, "status_code", 503)
-                yield sse("error", {"status": status, "detail": str(getattr(error, "detail", error))})
+                yield sse(StreamEvent.ERROR, {"status": status, "detail": str(getattr(error, "detail", error))})
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=STREAM_HEADERS)

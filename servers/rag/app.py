@@ -1,74 +1,61 @@
-"""The RAG server: ingestion, queries and the two graphs (LangServe) on port 8001."""
+"""The RAG server (port 8001): ingestion, queries and the two graphs (LangServe). `create_app` builds it; nothing
+happens at import (`uvicorn --factory servers.rag.app:create_app`, or `dnaforca serve`)."""
 
 from __future__ import annotations
 
 import logging
-import re
 import time
-import uuid
 from collections import Counter
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from langserve import add_routes
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from core.backup import BackupError
 from core.checkpoints import open_checkpointer
-from core.jobs import JobQueue, QueueUnavailable
 from core.kv import make_store
 from core.local_model import LocalModelUnavailable
 from core.redis_client import UNAVAILABLE
-from core.services import get_services
-from core.settings import get_settings
-from core.vectorstore import EmbeddingModelMismatch
-from graphs.chat.graph import builder as chat_builder
+from core.settings import Settings, get_settings, is_loopback
 from graphs.retrieval.graph import builder as retrieval_builder
-from servers.rag.playground import playground_runnable
-from servers.rag.routes import router
-from servers.rag.security import require_service_token
+from knowledge.backup import BackupError
+from knowledge.jobs import JobQueue, QueueUnavailable
+from knowledge.services import get_services, use_services
+from knowledge.vectorstore import EmbeddingModelMismatch
+from servers.rag.agents import add_agent_routes
+from servers.rag.routes import ROUTERS
+from servers.rag.security import check_bind
 from servers.rag.thread_lock import ThreadLockMiddleware, memory_unavailable
 
-THREAD_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
+
+def _json_error(status_code: int, headers: dict | None = None):
+    async def handler(_: Request, error: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code, headers)
+
+    return handler
 
 
-def thread_from_header(config: dict, request: Request) -> dict:
-    """The conversation a call continues comes from X-Thread-Id, never from the body (LangServe drops it)."""
-    thread_id = request.headers.get("x-thread-id")
-    if thread_id is None:
-        thread_id = f"ephemeral-{uuid.uuid4().hex}"
-    elif not THREAD_ID.match(thread_id):
-        raise HTTPException(400, "X-Thread-Id must be 1-200 characters of letters, digits and . _ : @ -")
-    # Only the server decides what `configurable` holds: a client's keys are dropped, not trusted.
-    return {**config, "configurable": {"thread_id": thread_id}}
-
-
-def no_client_config(config: dict, _: Request) -> dict:
-    return {**config, "configurable": {}}
-
-
-def create_app() -> FastAPI:
-    settings = get_settings()
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    check_bind(settings.rag_host, settings)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    rag_graph = retrieval_builder.compile(name="rag")
-    chat_graph = chat_builder.compile(name="chat")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        get_services()
-        jobs = JobQueue(settings)
+        services = get_services()  # those registered by the caller (tests, tools), or built from the settings
+        use_services(services)  # graph nodes reach them through get_services()
+        app.state.services = services
+        app.state.jobs = jobs = JobQueue(settings)
         if settings.inline_worker:
             jobs.start_inline()
-        app.state.jobs = jobs
         app.state.started_at = time.time()
         app.state.queries = Counter()
-        app.state.stateless_rag = retrieval_builder.compile(name="rag-stateless")
         app.state.kv = make_store(settings)
         async with open_checkpointer(settings) as saver:
-            # The graphs are served by LangServe from start-up; their checkpointer opens with the event loop.
-            rag_graph.checkpointer = saver
-            chat_graph.checkpointer = saver
+            # LangServe serves the graphs from start-up; their checkpointer opens with the event loop.
+            for graph in checkpointed:
+                graph.checkpointer = saver
             app.state.checkpointer = saver
             yield
         await app.state.kv.close()
@@ -80,6 +67,9 @@ def create_app() -> FastAPI:
         description="Ingestion of course materials, retrieval and the retrieval/chat agents.",
         lifespan=lifespan,
     )
+    app.state.settings = settings
+    app.state.service_token = settings.service_token()
+    app.state.questions_open = is_loopback(settings.rag_host)
     app.add_middleware(ThreadLockMiddleware)
     app.add_middleware(
         CORSMiddleware,
@@ -88,43 +78,19 @@ def create_app() -> FastAPI:
         allow_methods=["*"],
         allow_headers=["*"],
     )
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
 
-    @app.exception_handler(EmbeddingModelMismatch)
-    async def embedding_mismatch(_: Request, error: EmbeddingModelMismatch) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=409)
-
+    app.add_exception_handler(EmbeddingModelMismatch, _json_error(409))
+    app.add_exception_handler(BackupError, _json_error(409))
+    app.add_exception_handler(QueueUnavailable, _json_error(503, {"Retry-After": "5"}))
+    app.add_exception_handler(LocalModelUnavailable, _json_error(503))
     # Threaded calls meet a dead Redis at their lock, before anything runs (ThreadLockMiddleware); a one-off
     # call meets it at its first checkpoint.
     for error_type in UNAVAILABLE:
-        app.add_exception_handler(error_type, lambda _, error: memory_unavailable(f"Redis is unreachable: {error}"))
+        app.add_exception_handler(error_type, lambda _, error: memory_unavailable("Redis is unreachable"))
 
-    @app.exception_handler(QueueUnavailable)
-    async def queue_unavailable(_: Request, error: QueueUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": "5"})
-
-    @app.exception_handler(BackupError)
-    async def backup_refused(_: Request, error: BackupError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=409)
-
-    @app.exception_handler(LocalModelUnavailable)
-    async def model_unavailable(_: Request, error: LocalModelUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=503)
-
-    app.include_router(router)
-    protected = [Depends(require_service_token)]
-    add_routes(app, rag_graph, path="/rag", per_req_config_modifier=thread_from_header, dependencies=protected)
-    add_routes(app, chat_graph, path="/chat", per_req_config_modifier=thread_from_header, dependencies=protected)
-    # One question, no memory (the API server's /chat): no checkpointer, nothing left behind.
-    add_routes(app, retrieval_builder.compile(name="ask"), path="/ask", per_req_config_modifier=no_client_config,
-               dependencies=protected)
-    add_routes(
-        app,
-        playground_runnable(chat_builder.compile(name="chat-playground")),
-        path="/chat-playground",
-        playground_type="chat",
-        dependencies=protected,
-    )
+    for router in ROUTERS:
+        app.include_router(router)
+    checkpointed = add_agent_routes(app)
+    app.state.one_off_rag = retrieval_builder.compile(name="rag-one-off")  # /query: no checkpointer
     return app
-
-
-app = create_app()

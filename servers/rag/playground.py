@@ -9,6 +9,8 @@ from langchain_core.runnables import RunnableGenerator
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
+from core.contracts import ANSWER_TAG
+
 
 class PlaygroundInput(BaseModel):
     messages: list[HumanMessage | AIMessage | SystemMessage] = Field(
@@ -25,7 +27,7 @@ async def stream_answer(graph: CompiledStateGraph, graph_input: dict, config: di
             final = payload
             continue
         chunk, metadata = payload
-        if isinstance(chunk, AIMessageChunk) and "answer" in metadata.get("tags", []) and chunk.content:
+        if isinstance(chunk, AIMessageChunk) and ANSWER_TAG in metadata.get("tags", []) and chunk.content:
             streamed = True
             yield str(chunk.content)
     if not streamed and final.get("answer"):

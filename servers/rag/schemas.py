@@ -1,20 +1,10 @@
-"""Request and response bodies of the RAG server."""
+"""Request and response bodies of the RAG server (the API server reuses some: keep this module light)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from pydantic import BaseModel, Field
-
-
-class QueryConfig(BaseModel):
-    k: int | None = Field(None, ge=1, le=50, description="passages to retrieve")
-
-
-class QueryRequest(BaseModel):
-    question: str = Field(..., min_length=1, max_length=4000)
-    material_ids: list[str] | None = None
-    config: QueryConfig | None = None
 
 
 class Source(BaseModel):

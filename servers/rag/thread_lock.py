@@ -13,6 +13,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.contracts import THREAD_HEADER
 from core.kv import LockTimeout, StoreUnavailable
 
 LOCKED_PREFIXES = ("/rag/", "/chat/")
@@ -30,7 +31,7 @@ class ThreadLockMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        thread_id = Headers(scope=scope).get("x-thread-id") if scope["type"] == "http" else None
+        thread_id = Headers(scope=scope).get(THREAD_HEADER) if scope["type"] == "http" else None
         if not thread_id or not scope["path"].startswith(LOCKED_PREFIXES):
             await self.app(scope, receive, send)
             return

@@ -1,5 +1,8 @@
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from core.settings import Settings
 from tests.conftest import REPO
 
@@ -38,3 +41,30 @@ def test_auto_providers_prefer_openai_then_gemini_then_local(monkeypatch):
     assert resolve_llm_provider(Settings(_env_file=None)) == "gemini"
     monkeypatch.setenv("OPENAI_API_KEY", "o")
     assert resolve_embeddings_provider(Settings(_env_file=None)) == "openai"
+
+
+@pytest.mark.parametrize("variable", ["JWT_SECRET_KEY", "RAG_SERVICE_TOKEN"])
+@pytest.mark.parametrize("value", ["change-me-in-production", "CHANGE-ME", "segredo", "short-but-random-9f3a"])
+def test_published_or_short_secrets_are_refused_in_every_environment(monkeypatch, variable, value):
+    for environment in ("development", "test", "production"):
+        monkeypatch.setenv("ENVIRONMENT", environment)
+        monkeypatch.setenv(variable, value)
+        with pytest.raises(ValidationError, match=variable):
+            Settings(_env_file=None)
+
+
+def test_unset_secrets_are_generated_once_per_data_dir_with_private_permissions(tmp_path):
+    settings = Settings(_env_file=None, data_dir=tmp_path, rag_service_token=None, jwt_secret_key=None)
+    token, key = settings.service_token(), settings.jwt_key()
+    again = Settings(_env_file=None, data_dir=tmp_path, rag_service_token=None, jwt_secret_key=None)
+    assert (again.service_token(), again.jwt_key()) == (token, key) and token != key and len(token) >= 32
+    for name in ("rag-service-token", "jwt-secret"):
+        assert (tmp_path / "secrets" / name).stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "secrets").stat().st_mode & 0o777 == 0o700
+    other = Settings(_env_file=None, data_dir=tmp_path / "elsewhere", rag_service_token=None)
+    assert other.service_token() != token
+
+
+def test_the_default_environment_is_production(monkeypatch):
+    monkeypatch.delenv("ENVIRONMENT")
+    assert Settings(_env_file=None).environment == "production"

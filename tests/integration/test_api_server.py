@@ -16,10 +16,10 @@ import pytest
 import redis
 
 from core.redis_checkpoint import RedisSaver
-from tests.conftest import SAMPLES
-from tests.integration.conftest import server_environment, uvicorn_process, wait_for_rag_job
+from tests.conftest import AUTH, REPO, SAMPLES, SERVICE_TOKEN
+from tests.integration.conftest import wait_for_rag_job
+from tests.support.processes import API_APP, RAG_APP, server_environment, uvicorn_process
 
-TOKEN = "integration-service-token"
 PASSWORD = "senha-forte-123"
 ADMIN = "admin@dnadaforca.com.br"
 
@@ -31,14 +31,15 @@ def servers(tmp_path_factory, redis_url):
     prefix = f"test-{uuid.uuid4().hex[:12]}"
     rag_dir, api_dir = root / "rag", root / "api"
     shutil.copytree(SAMPLES, rag_dir / "materials")
-    common = {"REDIS_URL": redis_url, "REDIS_PREFIX": prefix, "RAG_SERVICE_TOKEN": TOKEN}
+    common = {"REDIS_URL": redis_url, "REDIS_PREFIX": prefix}
     try:
-        with uvicorn_process("servers.rag.app:app", server_environment(rag_dir, **common), root / "rag.log") as rag:
+        with uvicorn_process(RAG_APP, server_environment(rag_dir, **common), root / "rag.log") as rag:
             api_environment = server_environment(api_dir, **common, RAG_SERVER_URL=rag, FIRST_ADMIN_EMAIL=ADMIN,
                                                  FIRST_ADMIN_PASSWORD=PASSWORD)
-            with uvicorn_process("servers.api.app:create_app", api_environment, root / "api.log", factory=True) as api:
-                job = httpx.post(f"{rag}/process-materials", headers={"Authorization": f"Bearer {TOKEN}"}).json()
-                wait_for_rag_job(rag, job["job_id"], {"Authorization": f"Bearer {TOKEN}"})
+            subprocess.run([sys.executable, "-m", "servers.cli", "migrate"], cwd=REPO, env=api_environment, check=True)
+            with uvicorn_process(API_APP, api_environment, root / "api.log") as api:
+                job = httpx.post(f"{rag}/process-materials", headers=AUTH).json()
+                wait_for_rag_job(rag, job["job_id"])
                 yield {"rag": rag, "api": api, "redis_url": redis_url, "prefix": prefix}
     finally:
         client = redis.Redis.from_url(redis_url)
@@ -136,5 +137,5 @@ def test_api_server_schema(servers):
 def test_rag_server_schema(servers):
     # /reset and /restore would wipe the index the other operations answer from. The graph routes are
     # LangServe's own (see README, known limits: malformed bodies get 500s there).
-    result = _schemathesis(servers["rag"], TOKEN, r"^/(reset|restore|(rag|chat|ask|chat-playground)/.*)$")
+    result = _schemathesis(servers["rag"], SERVICE_TOKEN, r"^/(reset|restore|(rag|chat|ask|chat-playground)/.*)$")
     assert result.returncode == 0, result.stdout[-6000:]

@@ -8,7 +8,7 @@ import sys
 from core.llm import make_chat_model
 from core.local_model import ensure_local_model
 from tests.conftest import MODELS_DIR
-from tests.integration.conftest import free_port, wait_until_up
+from tests.support.processes import free_port, wait_until_up
 
 
 def test_openai_provider_talks_to_a_local_openai_compatible_server(settings, tmp_path):

@@ -7,6 +7,9 @@ import asyncio
 import httpx
 from langserve import RemoteRunnable
 
+from core.contracts import ANSWER_TAG, THREAD_HEADER
+from tests.conftest import AUTH
+
 
 def test_local_model_answers_from_the_materials_with_citations(rag_server):
     body = httpx.post(f"{rag_server}/query", json={"question": "Quanta proteína por dia devo comer para ganhar massa?"},
@@ -19,12 +22,12 @@ def test_local_model_answers_from_the_materials_with_citations(rag_server):
 
 
 def test_remote_runnable_streams_answer_tokens(rag_server):
-    rag = RemoteRunnable(f"{rag_server}/rag", timeout=180, headers={"X-Thread-Id": "integration-stream"})
+    rag = RemoteRunnable(f"{rag_server}/rag", timeout=180, headers={**AUTH, THREAD_HEADER: "integration-stream"})
 
     async def collect() -> tuple[list[str], dict]:
         tokens, output = [], {}
         async for event in rag.astream_events({"question": "Como posicionar as escápulas no supino?"}, version="v2"):
-            if event["event"] == "on_chat_model_stream" and "answer" in event.get("tags", []):
+            if event["event"] == "on_chat_model_stream" and ANSWER_TAG in event.get("tags", []):
                 tokens.append(event["data"]["chunk"].content)
             if event["event"] == "on_chain_end" and not event["parent_ids"]:
                 output = event["data"]["output"]
@@ -38,7 +41,7 @@ def test_remote_runnable_streams_answer_tokens(rag_server):
 
 
 def test_conversation_continues_across_http_calls_with_the_real_model(rag_server):
-    chat = RemoteRunnable(f"{rag_server}/rag", timeout=180, headers={"X-Thread-Id": "integration-memory"})
+    chat = RemoteRunnable(f"{rag_server}/rag", timeout=180, headers={**AUTH, THREAD_HEADER: "integration-memory"})
 
     chat.invoke({"question": "Quanta proteína devo comer por dia?"})
     second = chat.invoke({"question": "E quantas horas devo dormir?"})

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import time
+from contextlib import ExitStack
 
 import httpx
 import pytest
 
+from core.contracts import THREAD_HEADER
 from core.redis_checkpoint import RedisSaver
-from tests.conftest import REPO, SAMPLES
-from tests.integration.conftest import free_port, server_environment, wait_until_up
+from tests.conftest import AUTH, SAMPLES
+from tests.integration.conftest import wait_for_rag_job
+from tests.support.processes import RAG_APP, server_environment, uvicorn_process
 
 
 @pytest.fixture
@@ -20,32 +20,17 @@ def two_servers(tmp_path, redis_url, redis_prefix):
     data_dir = tmp_path / "data"
     shutil.copytree(SAMPLES, data_dir / "materials")
     environment = server_environment(data_dir, REDIS_URL=redis_url, REDIS_PREFIX=redis_prefix)
-    processes, urls = [], []
-    try:
-        for name in ("a", "b"):
-            port = free_port()
-            log = (tmp_path / f"server-{name}.log").open("w")
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "servers.rag.app:app", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT,
-            ))
-            urls.append(f"http://127.0.0.1:{port}")
-            wait_until_up(f"{urls[-1]}/health", processes[-1])
-        job = httpx.post(f"{urls[0]}/process-materials").json()
-        deadline = time.monotonic() + 120
-        while httpx.get(f"{urls[1]}/jobs/{job['job_id']}").json()["state"] != "completed":
-            assert time.monotonic() < deadline, "ingestion did not finish"
-            time.sleep(0.1)
+    with ExitStack() as stack:
+        urls = [stack.enter_context(uvicorn_process(RAG_APP, environment, tmp_path / f"server-{name}.log"))
+                for name in ("a", "b")]
+        job = httpx.post(f"{urls[0]}/process-materials", headers=AUTH).json()
+        assert wait_for_rag_job(urls[1], job["job_id"])["state"] == "completed"
         yield urls
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 def test_a_conversation_continues_on_another_server_process(two_servers, redis_url, redis_prefix):
     server_a, server_b = two_servers
-    headers = {"X-Thread-Id": "aluno-9:conversa-1"}
+    headers = {**AUTH, THREAD_HEADER: "aluno-9:conversa-1"}
     first = httpx.post(f"{server_a}/rag/invoke", json={"input": {"question": "Quantas repetições para hipertrofia?"}},
                        headers=headers, timeout=60)
     second = httpx.post(f"{server_b}/rag/invoke", json={"input": {"question": "E para força máxima?"}},
@@ -56,7 +41,7 @@ def test_a_conversation_continues_on_another_server_process(two_servers, redis_u
     # Server B rewrote the follow-up from the turn server A had: the conversation came through Redis.
     assert second.json()["output"]["standalone_question"] == "Quantas repetições para hipertrofia? E para força máxima?"
 
-    chat = {"X-Thread-Id": "aluno-9:chat-1"}
+    chat = {**AUTH, THREAD_HEADER: "aluno-9:chat-1"}
     for url, text in ((server_a, "Quanto tempo devo dormir por noite?"), (server_b, "E quanta proteína por dia?")):
         response = httpx.post(f"{url}/chat/invoke", json={"input": {"messages": [{"type": "human", "content": text}]}},
                               headers=chat, timeout=60)
@@ -66,6 +51,6 @@ def test_a_conversation_continues_on_another_server_process(two_servers, redis_u
     messages = latest.checkpoint["channel_values"]["messages"]
     assert [message.type for message in messages] == ["human", "ai", "human", "ai"]
     assert messages[0].content == "Quanto tempo devo dormir por noite?"
-    status = httpx.get(f"{server_b}/status").json()["stores"]
+    status = httpx.get(f"{server_b}/status", headers=AUTH).json()["stores"]
     assert status["checkpoints"] == "redis" and status["query_cache"] == "redis" and status["jobs"].startswith("redis")
     saver.close()

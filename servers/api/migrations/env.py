@@ -1,4 +1,4 @@
-"""Alembic environment: the engine of the running server, or one built from the settings (CLI)."""
+"""Alembic environment: the connection `servers.api.db.migrate` holds, or one built from the settings (CLI)."""
 
 from alembic import context
 
@@ -6,9 +6,16 @@ from core.settings import get_settings
 from servers.api.db import make_engine
 from servers.api.models import Base
 
-engine = context.config.attributes.get("engine") or make_engine(get_settings())
-with engine.connect() as connection:
+
+def run(connection) -> None:
     context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
-    connection.commit()
+
+
+if (given := context.config.attributes.get("connection")) is not None:
+    run(given)
+else:
+    with make_engine(get_settings()).connect() as connection:
+        run(connection)
+        connection.commit()

@@ -14,10 +14,10 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from core.uploads import save_upload
 from servers.api.backup import dump_database, load_database
 from servers.api.deps import RagDep, SessionDep, require_admin
 from servers.api.schemas import JobAccepted
+from servers.uploads import save_upload
 
 DATABASE_MEMBER, RAG_MEMBER = "database.json", "rag.tar.gz"
 RESTORE_LIMIT = 50 * 2**30

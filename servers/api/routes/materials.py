@@ -12,12 +12,11 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import delete, select
 from starlette.background import BackgroundTask
 
-from core.uploads import safe_file_name, save_upload
-from loaders.registry import SUPPORTED_EXTENSIONS
 from servers.api.deps import RagDep, SessionDep, SettingsDep, StaffUser, require_staff
 from servers.api.models import Upload
 from servers.api.rag_client import segment
 from servers.api.schemas import JobAccepted, MaterialOut, UploadOut
+from servers.uploads import material_names, save_upload
 
 router = APIRouter(prefix="/materials", tags=["materials"], dependencies=[Depends(require_staff)])
 
@@ -42,14 +41,7 @@ async def upload_materials(
 ) -> UploadOut:
     """Send files to the RAG server and queue their processing. A file with the content of another material is
     refused (409); one with the name of an existing material replaces it (a new version)."""
-    names = [safe_file_name(upload.filename or "material") for upload in files]
-    unsupported = [name for name in names if Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS]
-    if unsupported:
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                            f"Unsupported file type: {', '.join(unsupported)}; "
-                            f"supported: {', '.join(sorted(SUPPORTED_EXTENSIONS))}")
-    if len(set(names)) != len(names):
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Two files of this upload have the same name")
+    names = material_names(files)
     with tempfile.TemporaryDirectory(prefix="dnaforca-upload-") as folder:
         received = []
         for upload, name in zip(files, names, strict=True):

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import SAMPLES, require
-from tests.integration.conftest import server_environment, uvicorn_process, wait_for_rag_job
+from tests.conftest import AUTH, SAMPLES, require
+from tests.integration.conftest import wait_for_rag_job
+from tests.support.processes import server_environment, uvicorn_process
 
-SERVICE_TOKEN = "service-token-for-tests"
 TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "senha-forte-123"
 
@@ -25,9 +25,9 @@ def rag_url(tmp_path_factory) -> str:
     """One RAG server process (extractive answers, samples indexed) shared by the API tests."""
     data_dir = tmp_path_factory.mktemp("rag-for-api")
     shutil.copytree(SAMPLES, data_dir / "materials")
-    environment = server_environment(data_dir, RAG_SERVICE_TOKEN=SERVICE_TOKEN)
-    with uvicorn_process("servers.rag.app:app", environment, data_dir / "server.log") as url:
-        headers = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    environment = server_environment(data_dir)
+    with uvicorn_process("servers.rag.app:create_app", environment, data_dir / "server.log") as url:
+        headers = AUTH
         job = httpx.post(f"{url}/process-materials", headers=headers).json()
         assert wait_for_rag_job(url, job["job_id"], headers)["state"] == "completed"
         yield url
@@ -67,14 +67,23 @@ def api_settings(settings, rag_url, database_url, monkeypatch):
     from core.settings import get_settings
 
     monkeypatch.setenv("RAG_SERVER_URL", rag_url)
-    monkeypatch.setenv("RAG_SERVICE_TOKEN", SERVICE_TOKEN)
     monkeypatch.setenv("FIRST_ADMIN_EMAIL", "admin@dnadaforca.com.br")
     monkeypatch.setenv("FIRST_ADMIN_PASSWORD", PASSWORD)
     if database_url:
         monkeypatch.setenv("DATABASE_URL", database_url)
     get_settings.cache_clear()
-    yield get_settings()
+    yield migrated(get_settings())
     get_settings.cache_clear()
+
+
+def migrated(settings):
+    """`dnaforca migrate`, as the deploy runs it before the API server starts."""
+    from servers.api import db
+
+    engine = db.make_engine(settings)
+    db.migrate(engine)
+    engine.dispose()
+    return settings
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
-from servers.api.app import InsecureSettings, create_app
+from servers.api.app import create_app
 from tests.conftest import REPO
-from tests.integration.conftest import free_port
 from tests.servers.api.conftest import PASSWORD, login, register
+from tests.support.processes import free_port
 
 
 def bearer(token: str) -> dict:
@@ -157,14 +157,24 @@ def test_password_reset_by_email(smtp_server, api_settings, student_email="aluna
 
 
 @pytest.mark.parametrize("database_url", [None])
-def test_refuses_to_start_outside_development_with_the_default_secret(api_settings):
-    from core.settings import DEFAULT_JWT_SECRET, Settings
+def test_a_token_signed_with_the_old_published_secret_is_refused(api, admin):
+    from jose import jwt
 
-    production = Settings(**{**api_settings.model_dump(exclude={"jwt_secret_key"}), "environment": "production"},
-                          jwt_secret_key=DEFAULT_JWT_SECRET)
-    with pytest.raises(InsecureSettings, match="JWT_SECRET_KEY"):
-        create_app(production)
-    assert create_app(production.model_copy(update={"environment": "development"}))
+    claims = jwt.get_unverified_claims(admin.token)
+    forged = jwt.encode(claims, "change-me-in-production", algorithm="HS256")
+    assert api.get("/users", headers=bearer(forged)).status_code == 401
+    assert api.get("/users", headers=admin.headers).status_code == 200
+
+
+@pytest.mark.parametrize("database_url", [None])
+def test_without_a_jwt_secret_one_is_generated_kept_private_and_reused(api_settings, admin):
+    settings = api_settings.model_copy(update={"jwt_secret_key": None})
+    with TestClient(create_app(settings)) as first:
+        token = login(first, "admin@dnadaforca.com.br").token
+    secret_file = settings.secrets_path / "jwt-secret"
+    assert secret_file.stat().st_mode & 0o777 == 0o600 and len(secret_file.read_text()) >= 32
+    with TestClient(create_app(settings)) as restarted:  # a restart (or another process) reads the same secret
+        assert restarted.get("/auth/me", headers=bearer(token)).status_code == 200
 
 
 @pytest.mark.parametrize("database_url", [None])

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from servers.api.app import create_app
-from tests.integration.conftest import free_port
+from tests.support.processes import free_port
 
 QUESTION = "Quantas repetições para hipertrofia?"
 SSE = {"Accept": "text/event-stream"}

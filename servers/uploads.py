@@ -9,7 +9,9 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
-from fastapi import HTTPException, UploadFile
+from fastapi import HTTPException, UploadFile, status
+
+from loaders.extensions import SUPPORTED_EXTENSIONS
 
 BLOCK = 1 << 20
 
@@ -20,6 +22,19 @@ def safe_file_name(name: str) -> str:
     name = re.sub(r"[^\w.\- ]", "-", name).strip(" .-")
     stem, suffix = os.path.splitext(name)
     return (stem[: 120 - len(suffix)] or "material") + suffix.lower()
+
+
+def material_names(uploads: list[UploadFile]) -> list[str]:
+    """Safe names of an upload's files; 415 for a type the knowledge base cannot read, 400 for a repeated name."""
+    names = [safe_file_name(upload.filename or "material") for upload in uploads]
+    unsupported = [name for name in names if Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS]
+    if unsupported:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                            f"Unsupported file type: {', '.join(unsupported)}; "
+                            f"supported: {', '.join(sorted(SUPPORTED_EXTENSIONS))}")
+    if len(set(names)) != len(names):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Two files of this upload have the same name")
+    return names
 
 
 async def save_upload(upload: UploadFile, folder: Path, limit: int, limit_name: str) -> tuple[Path, str, int]:

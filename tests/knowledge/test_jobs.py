@@ -11,8 +11,8 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from core.jobs import JobQueue
-from tests.conftest import REPO
+from knowledge.jobs import JobQueue
+from tests.conftest import AUTH, REPO
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -23,7 +23,7 @@ def queue_settings(request, settings):
 
 @pytest.fixture
 def queue_services(queue_settings, embeddings):
-    from core.services import build_services, use_services
+    from knowledge.services import build_services, use_services
 
     services = build_services(queue_settings, embeddings=embeddings)
     use_services(services)
@@ -40,12 +40,12 @@ def test_a_queued_job_survives_a_server_restart(queue_services, monkeypatch):
     from core.settings import get_settings
 
     get_settings.cache_clear()
-    with TestClient(create_app()) as client:
+    with TestClient(create_app(), headers=AUTH) as client:
         job_id = client.post("/process-materials").json()["job_id"]
         assert client.get(f"/jobs/{job_id}").json()["state"] == "queued"
     monkeypatch.setenv("INLINE_WORKER", "true")
     get_settings.cache_clear()
-    with TestClient(create_app()) as client:  # a new server process picks the job up from the queue
+    with TestClient(create_app(), headers=AUTH) as client:  # a new server process picks the job up from the queue
         job = client.app.state.jobs.wait(job_id, timeout=60)
         assert (job.state, job.attempts, job.files_done) == ("completed", 1, 1)
         body = client.get(f"/jobs/{job_id}").json()
@@ -88,7 +88,7 @@ def _lesson(number: int) -> str:
 
 
 def test_a_worker_killed_mid_job_is_retried_by_another_without_duplicate_chunks(redis_settings, embeddings):
-    from core.services import build_services, use_services
+    from knowledge.services import build_services, use_services
 
     services = build_services(redis_settings, embeddings=embeddings)
     use_services(services)

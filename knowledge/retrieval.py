@@ -11,9 +11,9 @@ import numpy as np
 import Stemmer
 from langchain_core.embeddings import Embeddings
 
-from core.catalog import Catalog
 from core.settings import RetrievalMode
-from core.vectorstore import StoredChunk, VectorIndex
+from knowledge.catalog import Catalog
+from knowledge.vectorstore import StoredChunk, VectorIndex
 
 # Reciprocal-rank-fusion constant; 60 is the value of the original paper and works without tuning.
 RRF_K = 60
@@ -101,11 +101,10 @@ class Bm25Index:
 
 
 class Retriever:
-    def __init__(self, index: VectorIndex, catalog: Catalog, embeddings: Embeddings, mode: RetrievalMode):
+    def __init__(self, index: VectorIndex, catalog: Catalog, embeddings: Embeddings):
         self.index = index
         self.catalog = catalog
         self.embeddings = embeddings
-        self.mode = mode
         self.bm25 = Bm25Index(index, catalog)
 
     def dense(self, question: str, k: int, material_ids: Sequence[str] | None = None) -> list[StoredChunk]:
@@ -114,10 +113,11 @@ class Retriever:
             self.index.reload(version)
         return self.index.search(self.embeddings.embed_query(question), k, material_ids)
 
-    def search(self, question: str, k: int, material_ids: Sequence[str] | None = None) -> list[Passage]:
-        if self.mode == "dense":
+    def search(self, question: str, k: int, material_ids: Sequence[str] | None = None,
+               mode: RetrievalMode = "hybrid") -> list[Passage]:
+        if mode == "dense":
             return [Passage(c.id, c.text, c.metadata, c.score, c.score) for c in self.dense(question, k, material_ids)]
-        if self.mode == "bm25":
+        if mode == "bm25":
             return [Passage(c.id, c.text, c.metadata, c.score) for c in self.bm25.search(question, k, material_ids)]
         candidates = k * CANDIDATES_PER_K
         dense = self.dense(question, candidates, material_ids)

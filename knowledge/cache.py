@@ -1,7 +1,8 @@
 """Answers of the retrieval agent, cached on everything that decides them.
 
-The key holds the normalized question, the material filter, k, a fingerprint of the answering setup
-(providers, models, retrieval settings, prompts) and the catalogue's index version, which every ingest,
+The key holds the normalized question, the material filter, the run's configuration in force (prompts, k,
+retrieval mode and threshold, model and its options), the process's setup (providers, embedding model) and
+the catalogue's index version, which every ingest,
 delete and reset bumps: a changed index changes every key, so a stale answer is never served (old entries
 simply expire). Redis with REDIS_URL (shared by every process, hits and misses counted there too), an
 in-process LRU otherwise. A Redis outage only turns the cache off until Redis is back.
@@ -10,7 +11,6 @@ in-process LRU otherwise. A Redis outage only turns the cache off until Redis is
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import logging
 import re
@@ -23,7 +23,6 @@ from collections.abc import Callable
 import redis
 from cachetools import TTLCache
 
-import chains.prompts
 from core.redis_client import UNAVAILABLE
 from core.settings import Settings
 
@@ -43,7 +42,7 @@ class QueryCache:
     def __init__(
         self,
         settings: Settings,
-        fingerprint: dict,
+        setup: dict,
         index_version: Callable[[], int],
         client: redis.Redis | None = None,
     ):
@@ -56,13 +55,13 @@ class QueryCache:
         self._counts: Counter = Counter()
         self._lock = threading.Lock()
         self._last_warning = self._rest_until = 0.0
-        setup = {**fingerprint, "prompts": hashlib.sha256(inspect.getsource(chains.prompts).encode()).hexdigest()}
-        self._setup = hashlib.sha256(json.dumps(setup, sort_keys=True).encode()).hexdigest()[:16]
+        self._setup = setup
 
-    def key(self, question: str, material_ids: list[str] | None, k: int | None) -> str:
-        """The key of this question's answer on the index as it is now."""
+    def key(self, question: str, material_ids: list[str] | None, configuration: dict) -> str:
+        """The key of this question's answer, under this configuration, on the index as it is now."""
         materials = sorted(set(material_ids or []))
-        body = json.dumps([normalize_question(question), materials, k, self._index_version(), self._setup])
+        body = json.dumps([normalize_question(question), materials, configuration, self._setup,
+                           self._index_version()], sort_keys=True, ensure_ascii=False)
         return f"{self._prefix}:answer:{hashlib.sha256(body.encode()).hexdigest()}"
 
     def get(self, key: str) -> dict | None:

@@ -23,11 +23,11 @@ from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 from huey.consumer import Consumer
 
-from core.catalog import Job
-from core.ingest import Progress, result_dicts
 from core.redis_client import UNAVAILABLE, describe, sync_options
-from core.services import get_services
 from core.settings import Settings
+from knowledge.catalog import Job
+from knowledge.ingest import Progress, result_dicts
+from knowledge.services import get_services
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.cache import QueryCache, normalize_question
+from core.contracts import THREAD_HEADER
+from knowledge.cache import QueryCache, normalize_question
 from tests.conftest import indexed_app
 
 QUESTION = "Quanta proteína devo comer por dia?"
@@ -75,7 +76,7 @@ def test_any_ingest_delete_or_reset_invalidates_cached_answers(client, backend):
 
 def test_follow_up_questions_in_a_thread_are_not_served_from_the_cache(client):
     ask(client)  # cached now
-    headers = {"X-Thread-Id": "cache-thread-1"}
+    headers = {THREAD_HEADER: "cache-thread-1"}
     first = client.post("/rag/invoke", json={"input": {"question": QUESTION}}, headers=headers).json()["output"]
     follow_up = client.post("/rag/invoke", json={"input": {"question": QUESTION}}, headers=headers).json()["output"]
     assert first["cached"] is True  # a first question of a thread can be

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from core.contracts import THREAD_HEADER
 from tests.conftest import indexed_app
 
 QUESTIONS = ["Quantas repetições para hipertrofia?", "E para força máxima?", "Quanto descanso entre séries?",
@@ -22,7 +23,7 @@ def client(request, settings, embeddings):
 
 
 def turn(client, thread: str, question: str) -> int:
-    response = client.post("/rag/invoke", json={"input": {"question": question}}, headers={"X-Thread-Id": thread})
+    response = client.post("/rag/invoke", json={"input": {"question": question}}, headers={THREAD_HEADER: thread})
     return response.status_code
 
 

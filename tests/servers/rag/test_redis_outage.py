@@ -9,8 +9,9 @@ import time
 import pytest
 import redis
 
+from core.contracts import THREAD_HEADER
 from tests.conftest import indexed_app, require
-from tests.integration.conftest import free_port
+from tests.support.processes import free_port
 
 QUESTION = {"question": "Quanta proteína devo comer por dia?"}
 CHAT = {"input": {"messages": [{"type": "human", "content": "Quanto tempo devo dormir por noite?"}]}}
@@ -61,7 +62,7 @@ def client(settings, private_redis, embeddings, monkeypatch):
 
 
 def test_redis_outage_degrades_then_recovers_by_itself(client, private_redis):
-    thread = {"X-Thread-Id": "aluno-3:conversa-1"}
+    thread = {THREAD_HEADER: "aluno-3:conversa-1"}
     assert client.get("/health").json() == {"status": "ok", "degraded": [], "checks": {"redis": "ok"}}
     assert client.post("/chat/invoke", json=CHAT, headers=thread).status_code == 200
     assert client.post("/query", json=QUESTION).json()["cached"] is False

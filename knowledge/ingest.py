@@ -14,9 +14,9 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from core.catalog import Catalog, Material
 from core.settings import Settings
-from core.vectorstore import EmbeddingModelMismatch, VectorIndex
+from knowledge.catalog import Catalog, Material
+from knowledge.vectorstore import EmbeddingModelMismatch, VectorIndex
 from loaders.base import LoaderError
 from loaders.registry import fingerprint, is_material, load_file
 

@@ -4,9 +4,9 @@ import shutil
 
 import pypdf
 
-from core.ingest import Progress
-from core.services import build_services
-from core.vectorstore import EmbeddingModelMismatch
+from knowledge.ingest import Progress
+from knowledge.services import build_services
+from knowledge.vectorstore import EmbeddingModelMismatch
 from tests.conftest import SAMPLES, CountingEmbeddings
 
 

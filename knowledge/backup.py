@@ -10,7 +10,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from core.services import Services
+from knowledge.services import Services
 
 CATALOG = "catalog.sqlite3"
 LOCK_WAIT_SECONDS = 30

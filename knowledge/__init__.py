@@ -1,0 +1,1 @@
+"""The knowledge base: catalogue, vector index, ingestion, retrieval, query cache, jobs and backup."""

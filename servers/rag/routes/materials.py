@@ -1,0 +1,103 @@
+"""Course materials in MATERIALS_DIR: list with processing state, upload (queues indexing), download, delete."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, HTTPException, UploadFile, status
+from fastapi.responses import FileResponse
+
+from knowledge.ingest import material_id_for
+from knowledge.services import Services
+from servers.rag.deps import JobsDep, ServicesDep
+from servers.rag.schemas import DeleteOut, MaterialOut, UploadOut
+from servers.rag.security import ServiceToken
+from servers.uploads import material_names, save_upload
+
+router = APIRouter(prefix="/materials", tags=["materials"], dependencies=ServiceToken)
+
+
+def all_materials(services: Services) -> list[MaterialOut]:
+    """Catalogued materials, and files of MATERIALS_DIR not processed yet (`pending`)."""
+    known = {material.id: MaterialOut(**asdict(material)) for material in services.catalog.materials()}
+    for path in services.ingestor.scan():
+        relative = services.ingestor.relative_path(path)
+        material_id = material_id_for(relative)
+        if material_id not in known:
+            known[material_id] = MaterialOut(
+                id=material_id, path=relative, file_name=path.name, size=path.stat().st_size, sha256=None,
+                status="pending", error=None, chunks=0, updated_at=None,
+            )
+    return sorted(known.values(), key=lambda material: material.path)
+
+
+def _find(material_id: str, services: Services) -> tuple[MaterialOut, Path]:
+    for material in all_materials(services):
+        if material.id == material_id:
+            return material, services.settings.materials_path / material.path
+    raise HTTPException(404, f"No material {material_id}")
+
+
+@router.get("")
+def list_materials(services: ServicesDep) -> list[MaterialOut]:
+    return all_materials(services)
+
+
+@router.get("/{material_id}")
+def get_material(material_id: str, services: ServicesDep) -> MaterialOut:
+    return _find(material_id, services)[0]
+
+
+@router.get("/{material_id}/file", response_class=FileResponse)
+def download_material(material_id: str, services: ServicesDep) -> FileResponse:
+    material, path = _find(material_id, services)
+    root = services.settings.materials_path.resolve()
+    if not path.resolve().is_relative_to(root):
+        raise HTTPException(404, f"No material {material_id}")  # a catalogue entry pointing outside MATERIALS_DIR
+    if not path.is_file():
+        raise HTTPException(410, f"The file of material {material_id} is no longer in MATERIALS_DIR")
+    return FileResponse(path, filename=material.file_name)
+
+
+@router.delete("/{material_id}")
+def delete_material(material_id: str, services: ServicesDep) -> DeleteOut:
+    material, path = _find(material_id, services)
+    result = services.ingestor.delete(material_id, remove_file=True)
+    if path.resolve().is_relative_to(services.settings.materials_path.resolve()):
+        path.unlink(missing_ok=True)
+    return DeleteOut(material_id=material_id, file_name=material.file_name,
+                     vectors_removed=result.removed if result else 0)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def upload_materials(
+    services: ServicesDep,
+    jobs: JobsDep,
+    files: Annotated[list[UploadFile], File(description="course materials")],
+    process: bool = True,
+) -> UploadOut:
+    """Store files in MATERIALS_DIR (same name = new version) and queue their indexing."""
+    root = services.settings.materials_path
+    names = material_names(files)
+    by_hash = {material.sha256: material for material in services.catalog.materials()}
+    saved: list[tuple[Path, Path]] = []
+    try:
+        for upload, name in zip(files, names, strict=True):
+            temporary, sha256, _ = await save_upload(upload, root, services.settings.max_file_bytes, "MAX_FILE_MB")
+            saved.append((temporary, root / name))
+            twin = by_hash.get(sha256)
+            if twin is not None and twin.file_name != name:
+                raise HTTPException(409, f"{name} has the same content as material {twin.id} ({twin.file_name})")
+    except BaseException:
+        for temporary, _ in saved:
+            temporary.unlink(missing_ok=True)
+        raise
+    for temporary, target in saved:
+        os.replace(temporary, target)
+    relative = [target.name for _, target in saved]
+    job = jobs.submit(relative) if process else None
+    materials = {material.path: material for material in all_materials(services)}
+    return UploadOut(materials=[materials[name] for name in relative], job_id=job.id if job else None)
