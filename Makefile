@@ -63,6 +63,7 @@ bench: install
 	$(BIN)/python bench/checkpoint.py
 	$(BIN)/python bench/cache.py
 	$(BIN)/python bench/stream.py
+	$(BIN)/python bench/concurrency.py
 
 materials: install
 	$(BIN)/python scripts/make_sample_materials.py

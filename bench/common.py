@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# The RAG server's service token in the benchmarks' servers.
+SERVICE_TOKEN = "service-token-of-the-benchmarks-0123456789"
+AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
 
 
 def fresh_services(embeddings, data_dir: Path | None = None, **overrides):
@@ -28,3 +36,24 @@ def fresh_services(embeddings, data_dir: Path | None = None, **overrides):
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(command: list[str], environment: dict, url: str, log: Path, probe: str = "/health") -> subprocess.Popen:
+    """A server as its own process, once `url + probe` answers 200."""
+    process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    for _ in range(1200):
+        if process.poll() is not None:
+            raise RuntimeError(f"{command} exited with {process.returncode}; see {log}")
+        try:
+            if httpx.get(f"{url}{probe}", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{command} did not start; see {log}")

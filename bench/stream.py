@@ -2,7 +2,7 @@
 
 A RAG server whose chat model emits one word every PACE_MS ms (bench/paced_rag.py) and an API server
 in front of it run as uvicorn processes. The same question is streamed (1) directly from the RAG
-server's /ask graph with RemoteRunnable.astream_events, as the API server does, and (2) through the
+server's lean /ask/turn stream with RemoteRunnable.astream, as the API server does, and (2) through the
 API server's POST /chat as SSE. Time to first token and total time, at 1 and at 50 concurrent streams;
 the overhead is (2) - (1). Usage: python bench/stream.py [--rounds 20] [--concurrency 50]
 """
@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,34 +20,19 @@ import time
 from pathlib import Path
 
 import httpx
-from common import REPO, percentile
+from common import AUTH, REPO, SERVICE_TOKEN, free_port, percentile, start
 from langserve import RemoteRunnable
+
+from core.contracts import TURN_ROUTE, StreamEvent
 
 QUESTION = "Quantas repetições para hipertrofia?"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start(command: list[str], environment: dict, url: str, log: Path) -> subprocess.Popen:
-    process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    for _ in range(600):
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{command} did not start; see {log}")
-
-
 async def direct(rag_url: str) -> tuple[float, float]:
-    runnable = RemoteRunnable(f"{rag_url}/ask", timeout=120)
+    runnable = RemoteRunnable(f"{rag_url}/ask{TURN_ROUTE}", timeout=120, headers=AUTH)
     started, first = time.perf_counter(), None
-    async for event in runnable.astream_events({"question": QUESTION}, version="v2"):
-        if event["event"] == "on_chat_model_stream" and first is None:
+    async for chunk in runnable.astream({"question": QUESTION}):
+        if StreamEvent.TOKEN.value in chunk and first is None:
             first = time.perf_counter()
     await runnable.async_client.aclose()
     return first - started, time.perf_counter() - started
@@ -95,16 +79,17 @@ async def main(rounds: int, concurrency: int) -> None:
     rag_port, api_port = free_port(), free_port()
     rag_url, api_url = f"http://127.0.0.1:{rag_port}", f"http://127.0.0.1:{api_port}"
     base = {**os.environ, "LLM_PROVIDER": "extractive", "EMBEDDINGS_PROVIDER": "local", "QUERY_CACHE_TTL_SECONDS": "0",
-            "ANONYMOUS_CHAT_PER_MINUTE": "100000", "LOG_LEVEL": "WARNING"}
+            "ANONYMOUS_CHAT_PER_MINUTE": "100000", "LOG_LEVEL": "WARNING", "RAG_SERVICE_TOKEN": SERVICE_TOKEN}
     base.pop("REDIS_URL", None)
     rag = start([sys.executable, "bench/paced_rag.py", str(rag_port)], {**base, "DATA_DIR": str(data / "rag")},
                 rag_url, data / "rag.log")
+    api_environment = {**base, "DATA_DIR": str(data / "api"), "RAG_SERVER_URL": rag_url}
+    subprocess.run([sys.executable, "-m", "servers.cli", "migrate"], cwd=REPO, env=api_environment, check=True)
     api = start([sys.executable, "-m", "uvicorn", "servers.api.app:create_app", "--factory", "--port", str(api_port),
-                 "--log-level", "warning"], {**base, "DATA_DIR": str(data / "api"), "RAG_SERVER_URL": rag_url},
-                api_url, data / "api.log")
+                 "--log-level", "warning"], api_environment, api_url, data / "api.log")
     try:
-        job = httpx.post(f"{rag_url}/process-materials").json()["job_id"]
-        while httpx.get(f"{rag_url}/jobs/{job}").json()["state"] != "completed":
+        job = httpx.post(f"{rag_url}/process-materials", headers=AUTH).json()["job_id"]
+        while httpx.get(f"{rag_url}/jobs/{job}", headers=AUTH).json()["state"] != "completed":
             await asyncio.sleep(0.2)
         print(f"paced model: {len(__import__('paced_rag').ANSWER)} words, {os.environ.get('PACE_MS', '20')} ms each")
         limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)

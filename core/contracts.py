@@ -14,6 +14,10 @@ REWRITE_TAG = "rewrite"
 # The node whose output carries the sources of an answer (the API server sends them before the tokens).
 RETRIEVE_NODE = "retrieve"
 
+# Beside /ask and /chat, the RAG server serves `/ask/turn` and `/chat/turn`: lean streams of one answer whose
+# chunks are `{"sources": [...]}`, `{"token": "..."}`… and `{"done": {...}}` (keys: StreamEvent values).
+TURN_ROUTE = "/turn"
+
 # The conversation a /rag or /chat call continues; set by the API server, never taken from a request body.
 THREAD_HEADER = "X-Thread-Id"
 

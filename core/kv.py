@@ -104,6 +104,10 @@ class KeyValueStore(ABC):
             return RateLimit(allowed=False, remaining=0, retry_after=max(resets_in, 0.001))
         return RateLimit(allowed=True, remaining=limit - count, retry_after=0.0)
 
+    async def clear_hits(self, bucket: str) -> None:
+        """Forget what `bucket` counted (a login's failures, once the password was right)."""
+        await self.delete(self.key("rate", bucket))
+
     def thread_lock(self, thread_id: str, *, lease_seconds: float = 300, wait_seconds: float = 120):
         """Serialize the turns of one conversation across every process."""
         return self.lock(self.key("thread-lock", thread_id), lease_seconds=lease_seconds, wait_seconds=wait_seconds)

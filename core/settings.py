@@ -77,6 +77,17 @@ class Settings(BaseSettings):
     ocr_enabled: bool = True
     ocr_language: str = "por"
     embed_batch_size: int = 64
+    # Parser budgets: no file may take the server down or hold the ingestion lock for ever.
+    parse_isolation: bool = Field(True, description="parse each file in a child process under the two limits below")
+    parse_memory_mb: int = Field(4096, ge=512, description="address space of the parsing process (RLIMIT_AS)")
+    parse_timeout_seconds: float = Field(3600, gt=0, description="longest one file may take to parse (OCR included)")
+    max_sheet_cells: int = Field(10_000_000, ge=1, description="rows × columns of one sheet's used range")
+    max_workbook_cells: int = Field(30_000_000, ge=1, description="cells read from one workbook, every sheet together")
+    max_unzipped_mb: int = Field(1024, ge=1, description="decompressed size of an xlsx/xlsm/docx/ods archive")
+    max_zip_ratio: int = Field(200, ge=1, description="compression ratio over which an archive part is a zip bomb")
+    max_ocr_pixels: int = Field(40_000_000, ge=1, description="pixels of one page rendered for OCR (A2 at 300 DPI)")
+    ocr_page_timeout_seconds: float = Field(120, gt=0, description="longest tesseract may take on one page")
+    ffmpeg_timeout_seconds: float = Field(900, gt=0, description="longest ffmpeg may take to extract a video's audio")
 
     # Retrieval.
     retrieval_mode: RetrievalMode = "hybrid"
@@ -139,10 +150,27 @@ class Settings(BaseSettings):
     allow_registration: bool = Field(True, description="anyone may create a student account at /auth/register")
     first_admin_email: str | None = Field(None, description="created as admin at start-up if absent")
     first_admin_password: SecretStr | None = None
-    login_attempts_per_account: int = Field(5, description="failed logins allowed per account per window")
-    login_attempts_per_ip: int = Field(20, description="logins allowed per client IP per window")
-    login_window_seconds: int = 300
+    login_failures_per_client: int = Field(
+        5, ge=1, description="failed logins per account from one client (its known-device cookie, else its IP) "
+        "per window"
+    )
+    login_attempts_per_account: int = Field(
+        20, ge=1, description="logins per account per window from clients without its known-device cookie, "
+        "all addresses together (the owner's known devices are never held by it)"
+    )
+    login_attempts_per_ip: int = Field(20, ge=1, description="logins allowed per client IP per window")
+    login_window_seconds: int = Field(300, ge=1)
+    known_device_days: int = Field(
+        180, ge=1, description="a successful login marks the browser as a known device of the account this long"
+    )
+    trusted_proxies: str = Field(
+        "", description="comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For/Forwarded is believed"
+    )
+    registrations_per_ip_per_hour: int = Field(20, ge=1, description="accounts created per client IP per hour")
+    password_changes_per_user_per_hour: int = Field(5, ge=1, description="change-password attempts per user per hour")
     anonymous_chat_per_minute: int = Field(10, description="questions per client IP per minute on /chat")
+    chat_per_user_per_minute: int = Field(10, ge=1, description="questions per signed-in user per minute")
+    chat_per_user_per_day: int = Field(300, ge=1, description="questions per signed-in user per day")
     max_upload_mb: int = Field(50, description="largest material the API server accepts")
     frontend_url: str = Field("http://localhost:3000", description="links in e-mails point here")
 

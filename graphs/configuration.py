@@ -76,3 +76,11 @@ class BaseConfiguration(BaseModel):
     def fingerprint(self) -> dict:
         """Everything that decides an answer besides the question and the index (part of the cache key)."""
         return self.model_dump()
+
+
+def checked_configuration(configuration: type[BaseConfiguration], configurable: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `configuration` that `configurable` sets, validated (pydantic's ValidationError if not);
+    other keys (a thread id, LangGraph's own) are left out."""
+    given = {name: value for name, value in configurable.items()
+             if name in configuration.model_fields and value is not None}
+    return configuration.model_validate(given).model_dump(include=set(given))

@@ -18,7 +18,8 @@ from core.settings import Settings
 from knowledge.catalog import Catalog, Material
 from knowledge.vectorstore import EmbeddingModelMismatch, VectorIndex
 from loaders.base import LoaderError
-from loaders.registry import fingerprint, is_material, load_file
+from loaders.isolation import isolated_load_file, warm_up
+from loaders.registry import fingerprint, is_material
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,8 @@ class Ingestor:
             chunk_overlap=settings.chunk_overlap,
             separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""],
         )
+        # Files are parsed in a child process (memory and time limits); starting it now hides its start-up.
+        warm_up(settings)
 
     @property
     def materials_dir(self) -> Path:
@@ -147,7 +150,8 @@ class Ingestor:
                             "indexing", None, known.chunks if known else 0, time.time())
         try:
             self.index.check_embedding_model()
-            chunks = self.chunk(material_id, path.name, sha256, load_file(path, self.settings))
+            # A parser over a budget, crashing or hanging fails this file alone (LoaderError), in a child process.
+            chunks = self.chunk(material_id, path.name, sha256, isolated_load_file(path, self.settings))
             existing = self.index.ids_of_material(material_id)
             fresh = [chunk for chunk in chunks if chunk.id not in existing]
             stale = existing - {chunk.id for chunk in chunks}

@@ -18,6 +18,7 @@ from loaders.spreadsheet import load_spreadsheet
 from loaders.subtitles import load_subtitles
 from loaders.text import load_text
 from loaders.video import is_sidecar, load_video, sidecar_for
+from loaders.zip_guard import ZIP_EXTENSIONS, check_archive
 
 Loader = Callable[[Path, Settings], list[Document]]
 
@@ -76,4 +77,6 @@ def load_file(path: Path, settings: Settings) -> list[Document]:
         raise LoaderError(
             f"The file is {size / 2**20:.1f} MB, over the {settings.max_file_mb} MB limit (MAX_FILE_MB)"
         )
+    if path.suffix.lower() in ZIP_EXTENSIONS:
+        check_archive(path, settings)
     return loader(path, settings)

@@ -40,14 +40,20 @@ def ffmpeg_available() -> bool:
     return shutil.which("ffmpeg") is not None
 
 
-def _extract_audio(path: Path, target: Path) -> None:
+def _extract_audio(path: Path, target: Path, timeout: float) -> None:
     """Mono 16 kHz Opus at 24 kb/s: about 11 MB an hour, well under Whisper's 25 MB limit."""
-    result = subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(path), "-vn", "-ac", "1", "-ar", "16000",
-         "-c:a", "libopus", "-b:a", "24k", str(target)],
-        capture_output=True,
-        text=True,
-    )
+    try:
+        result = subprocess.run(
+            ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(path), "-vn", "-ac", "1", "-ar", "16000",
+             "-c:a", "libopus", "-b:a", "24k", str(target)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,  # run() kills ffmpeg when it is over
+        )
+    except subprocess.TimeoutExpired:
+        raise LoaderError(
+            f"ffmpeg took longer than {timeout:g} s to extract the audio and was stopped (FFMPEG_TIMEOUT_SECONDS)"
+        ) from None
     if result.returncode != 0:
         raise LoaderError(f"ffmpeg could not read the audio track: {result.stderr.strip()[:300]}")
 
@@ -64,7 +70,7 @@ def transcribe_with_whisper(path: Path, settings: Settings) -> list[Cue]:
         audio = path
         if ffmpeg_available():
             audio = Path(folder) / "audio.ogg"
-            _extract_audio(path, audio)
+            _extract_audio(path, audio, settings.ffmpeg_timeout_seconds)
         if audio.stat().st_size > WHISPER_MAX_BYTES:
             raise LoaderError("The audio is over Whisper's 25 MB limit; install ffmpeg to compress it first")
         with audio.open("rb") as handle:

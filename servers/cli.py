@@ -119,7 +119,9 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None)) -> Non
     os.environ["RAG_HOST"] = host  # the app (built by uvicorn's factory call) reads where it listens
     get_settings.cache_clear()
     typer.echo(f"Playground: http://{host}:{port}/chat-playground/playground/  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run("servers.rag.app:create_app", factory=True, host=host, port=port, log_level=settings.log_level.lower())
+    # proxy_headers=False: no client address is taken from X-Forwarded-For but by the app itself (trusted proxies).
+    uvicorn.run("servers.rag.app:create_app", factory=True, host=host, port=port, log_level=settings.log_level.lower(),
+                proxy_headers=False)
 
 
 @app.command()
@@ -146,7 +148,8 @@ def api(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
     settings = get_settings()
     host, port = host or settings.api_host, port or settings.api_port
     typer.echo(f"API server: http://{host}:{port}/docs  (RAG server: {settings.rag_server_url})")
-    uvicorn.run("servers.api.app:create_app", factory=True, host=host, port=port, log_level=settings.log_level.lower())
+    uvicorn.run("servers.api.app:create_app", factory=True, host=host, port=port, log_level=settings.log_level.lower(),
+                proxy_headers=False)
 
 
 @app.command("create-admin")

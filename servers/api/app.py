@@ -7,18 +7,20 @@ import logging
 import time
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from core.kv import StoreUnavailable, make_store
+from core.kv import make_store
 from core.settings import Settings, get_settings
 from servers.api import db
-from servers.api.accounts import AccountExists, ensure_admin
-from servers.api.rag_client import RagClient, RagError, RagUnavailable
+from servers.api.accounts import ensure_admin
+from servers.api.errors import add_exception_handlers
+from servers.api.proxies import trusted_networks
+from servers.api.rag_client import RagClient
 from servers.api.routes import auth, chat, conversations, drive, maintenance, materials, system, users
 from servers.api.security import Tokens
+from servers.body_limit import MIB, MULTIPART_OVERHEAD, BodyLimitMiddleware, route_limits
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)
+    uploads = settings.max_upload_bytes + MULTIPART_OVERHEAD
+    app.add_middleware(BodyLimitMiddleware, limit_for=route_limits(
+        int(settings.max_json_mb * MIB),
+        {("POST", "/materials"): uploads, ("POST", "/maintenance/restore"): maintenance.RESTORE_LIMIT}))
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -64,31 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "Accept"],
     )
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
 
-    @app.exception_handler(RagUnavailable)
-    async def rag_unavailable(_: Request, error: RagUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": f"The assistant is unavailable right now: {error}"}, 503,
-                            {"Retry-After": "10"})
-
-    @app.exception_handler(RagError)
-    async def rag_error(_: Request, error: RagError) -> JSONResponse:
-        # The RAG server's client errors are the caller's (unknown material, bad file); its own failures are ours.
-        status_code = error.status_code if error.status_code < 500 or error.status_code == 503 else 502
-        return JSONResponse({"detail": error.detail}, status_code)
-
-    @app.exception_handler(AccountExists)
-    async def account_exists(_: Request, error: AccountExists) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, 409)
-
-    @app.exception_handler(StoreUnavailable)
-    async def store_unavailable(_: Request, error: StoreUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": f"Sessions are unavailable: {error}"}, 503, {"Retry-After": "5"})
-
-    @app.exception_handler(OperationalError)
-    async def database_unavailable(_: Request, error: OperationalError) -> JSONResponse:
-        log.error("Database error: %s", error)
-        return JSONResponse({"detail": "The database is unavailable; try again shortly"}, 503, {"Retry-After": "5"})
-
+    add_exception_handlers(app)
     for module in (system, auth, users, chat, conversations, materials, drive, maintenance):
         app.include_router(module.router)
     return app

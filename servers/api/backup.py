@@ -29,8 +29,8 @@ def dump_database(session: Session) -> bytes:
     return json.dumps({"format": FORMAT, "tables": tables}, ensure_ascii=False).encode()
 
 
-def load_database(session: Session, raw: bytes) -> dict[str, int]:
-    """Replace every table's rows with the dump's, in one transaction (all or nothing)."""
+def read_dump(raw: bytes) -> dict[str, list[dict]]:
+    """The rows of each table of a dump, checked before anything is restored (ValueError saying why not)."""
     try:
         dump = json.loads(raw)
         tables = dump["tables"]
@@ -38,13 +38,31 @@ def load_database(session: Session, raw: bytes) -> dict[str, int]:
         raise ValueError(f"database.json is not a database dump: {error}") from None
     if dump.get("format") != FORMAT:
         raise ValueError(f"database.json has format {dump.get('format')}, this server reads {FORMAT}")
+    known = {table.name: table for table in Base.metadata.sorted_tables}
+    if not isinstance(tables, dict) or set(tables) - set(known):
+        raise ValueError(f"database.json has tables this server does not know: {sorted(set(tables) - set(known))}")
+    rows_by_table = {}
+    for name, table in known.items():
+        rows = tables.get(name, [])
+        columns = {column.name for column in table.columns}
+        if not isinstance(rows, list) or not all(isinstance(row, dict) and set(row) <= columns for row in rows):
+            raise ValueError(f"database.json: the rows of {name} are not rows of that table")
+        times = [column.name for column in table.columns if isinstance(column.type, UtcDateTime)]
+        try:
+            rows_by_table[name] = [{**row, **{column: datetime.fromisoformat(row[column])
+                                              for column in times if row.get(column)}} for row in rows]
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"database.json: a date of {name} is not ISO 8601: {error}") from None
+    return rows_by_table
+
+
+def load_database(session: Session, rows_by_table: dict[str, list[dict]]) -> dict[str, int]:
+    """Replace every table's rows with the dump's (from `read_dump`), in one transaction (all or nothing)."""
     for table in reversed(Base.metadata.sorted_tables):
         session.execute(delete(table))
     counts = {}
     for table in Base.metadata.sorted_tables:
-        times = [column.name for column in table.columns if isinstance(column.type, UtcDateTime)]
-        rows = [{**row, **{name: datetime.fromisoformat(row[name]) for name in times if row.get(name)}}
-                for row in tables.get(table.name, [])]
+        rows = rows_by_table.get(table.name, [])
         if rows:
             session.execute(insert(table), rows)
         counts[table.name] = len(rows)

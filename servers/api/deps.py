@@ -9,9 +9,10 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from core.kv import KeyValueStore
+from core.kv import KeyValueStore, StoreUnavailable
 from core.settings import Settings
 from servers.api.models import Role, User
+from servers.api.proxies import client_address, limit_key
 from servers.api.rag_client import RagClient
 from servers.api.security import InvalidToken, TokenClaims, Tokens
 
@@ -109,5 +110,41 @@ StaffUser = Annotated[User, Depends(require_staff)]
 AdminUser = Annotated[User, Depends(require_admin)]
 
 
+async def _lenient_claims(token: Annotated[str | None, Depends(oauth2)], tokens: TokensDep) -> TokenClaims | None:
+    try:
+        return None if token is None else tokens.read(token, "access")
+    except InvalidToken:
+        return None
+
+
+async def _unrevoked_claims(claims: Annotated[TokenClaims | None, Depends(_lenient_claims)],
+                            kv: KVDep) -> TokenClaims | None:
+    try:
+        return None if claims is None or await kv.is_revoked(claims.token_id) else claims
+    except StoreUnavailable:  # revocation cannot be checked: the caller sees what anyone sees
+        return None
+
+
+def viewer_is_admin(claims: Annotated[TokenClaims | None, Depends(_unrevoked_claims)], session: SessionDep) -> bool:
+    """Whether the caller is an active admin; a missing, bad or old token simply makes an ordinary viewer
+    (public pages answer everyone, admins see more)."""
+    if claims is None:
+        return False
+    try:
+        return _active_user(claims, session).role == Role.admin
+    except HTTPException:
+        return False
+
+
+AdminViewer = Annotated[bool, Depends(viewer_is_admin)]
+
+
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address: the socket peer, or what a trusted proxy (TRUSTED_PROXIES) says it saw."""
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers, request.app.state.trusted_proxies)
+
+
+def client_limit_key(request: Request) -> str:
+    """What per-address limits count for this client (an IPv6 client's whole /64)."""
+    return limit_key(client_ip(request))

@@ -1,4 +1,5 @@
-"""E-mail through the EMAIL_* SMTP settings (standard library smtplib, run off the event loop)."""
+"""E-mail through the EMAIL_* SMTP settings (standard library smtplib, run off the event loop). Without an SMTP
+host the reset link is logged in development only; elsewhere the log says the e-mail was not sent."""
 
 from __future__ import annotations
 
@@ -40,7 +41,11 @@ def _send(settings: Settings, message: EmailMessage) -> None:
 async def send_password_reset(settings: Settings, to: str, full_name: str, token: str) -> None:
     link = f"{settings.frontend_url.rstrip('/')}/redefinir-senha?token={token}"
     if not settings.email_host:
-        log.warning("EMAIL_HOST is not set: password reset link for %s not sent: %s", to, link)
+        # A reset link is a password: only a developer's own machine may print it.
+        if settings.environment == "development":
+            log.warning("EMAIL_HOST is not set: password reset link for %s not sent: %s", to, link)
+        else:
+            log.error("EMAIL_HOST is not set: the password reset e-mail for %s was not sent", to)
         return
     message = EmailMessage()
     message["Subject"], message["From"], message["To"] = RESET_SUBJECT, settings.email_from, to

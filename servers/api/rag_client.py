@@ -17,7 +17,7 @@ from urllib.parse import quote
 import httpx
 from langserve import RemoteRunnable
 
-from core.contracts import ANSWER_TAG, RETRIEVE_NODE, THREAD_HEADER, StreamEvent
+from core.contracts import THREAD_HEADER, TURN_ROUTE, StreamEvent
 from core.settings import Settings
 
 _thread_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("rag_thread_id", default=None)
@@ -114,31 +114,16 @@ class RagClient:
             return await self.http.send(self.http.build_request(method, path, **kwargs), stream=True)
 
     async def turn(self, path: str, graph_input: dict, thread_id: str | None = None) -> AsyncIterator[TurnEvent]:
-        """One answer from a graph, as events: the answer's tokens, its sources, then the final state."""
+        """One answer from a graph (`/ask` or `/chat`), as events: its sources, the answer's tokens, then the final
+        state, read from the graph's lean stream (`<path>/turn`, see core/contracts.py)."""
         _thread_id.set(thread_id)
-        sources_sent, streamed = False, False
         try:
             async with self._reachable():
-                async for event in self.graph(path).astream_events(graph_input, version="v2"):
-                    kind, data = event["event"], event.get("data", {})
-                    if kind == "on_chat_model_stream" and ANSWER_TAG in event.get("tags", []):
-                        text = getattr(data.get("chunk"), "content", "")
-                        if text:
-                            streamed = True
-                            yield TurnEvent(StreamEvent.TOKEN, text)
-                    elif kind == "on_chain_end" and event.get("name") == RETRIEVE_NODE and not sources_sent:
-                        output = data.get("output") or {}
-                        if "sources" in output:
-                            sources_sent = True
-                            yield TurnEvent(StreamEvent.SOURCES, output["sources"])
-                    elif kind == "on_chain_end" and not event.get("parent_ids"):
-                        final = data.get("output") or {}
-                        if not sources_sent:
-                            yield TurnEvent(StreamEvent.SOURCES, final.get("sources", []))
-                        if not streamed and final.get("answer"):  # answered without a model (cache, extractive)
-                            yield TurnEvent(StreamEvent.TOKEN, final["answer"])
-                        yield TurnEvent(StreamEvent.DONE, final)
-                        return
+                async for chunk in self.graph(f"{path}{TURN_ROUTE}").astream(graph_input):
+                    for kind, data in chunk.items():
+                        yield TurnEvent(StreamEvent(kind), data)
+                        if kind == StreamEvent.DONE:
+                            return
         finally:
             _thread_id.set(None)
         raise RagUnavailable(f"The RAG server at {self.base_url} ended the answer before it was complete")

@@ -1,4 +1,7 @@
-"""Passwords (bcrypt through libpass) and tokens (JWT through python-jose): access, refresh, password reset."""
+"""Passwords (bcrypt through libpass) and tokens (JWT through python-jose): access, refresh, password reset, and
+the known-device mark a browser keeps after logging in.
+
+bcrypt is slow on purpose (tens to hundreds of milliseconds): async routes call it through a thread pool."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from passlib.context import CryptContext
 
 from core.settings import Settings, get_settings
 
-TokenType = Literal["access", "refresh", "reset"]
+TokenType = Literal["access", "refresh", "reset", "device"]
 BCRYPT_MAX_BYTES = 72
 
 
@@ -66,6 +69,7 @@ class Tokens:
             "access": settings.access_token_expire_minutes * 60,
             "refresh": settings.refresh_token_expire_days * 86400,
             "reset": settings.password_reset_expire_minutes * 60,
+            "device": settings.known_device_days * 86400,
         }
 
     def issue(self, subject: str, token_type: TokenType, **claims: str) -> tuple[str, TokenClaims]:

@@ -14,6 +14,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import StreamingResponse
 
 from core.contracts import StreamEvent
+from servers.api.errors import rag_failure
 from servers.api.rag_client import RagError, RagUnavailable, TurnEvent
 
 # Proxies (nginx, Render's) must pass each event on as it comes.
@@ -77,8 +78,10 @@ async def stream(turn: AsyncIterator[TurnEvent], finish: Finish, cleanup: AsyncE
             try:
                 async for kind, data in events:
                     yield sse(kind, data)
-            except (RagUnavailable, RagError, HTTPException) as error:  # e.g. the conversation deleted meanwhile
-                status = getattr(error, "status_code", 503)
-                yield sse(StreamEvent.ERROR, {"status": status, "detail": str(getattr(error, "detail", error))})
+            except (RagUnavailable, RagError) as error:
+                status, detail = rag_failure(error)
+                yield sse(StreamEvent.ERROR, {"status": status, "detail": detail})
+            except HTTPException as error:  # e.g. the conversation was deleted meanwhile
+                yield sse(StreamEvent.ERROR, {"status": error.status_code, "detail": error.detail})
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=STREAM_HEADERS)

@@ -19,10 +19,12 @@ from core.local_model import LocalModelUnavailable
 from core.redis_client import UNAVAILABLE
 from core.settings import Settings, get_settings, is_loopback
 from graphs.retrieval.graph import builder as retrieval_builder
-from knowledge.backup import BackupError
+from knowledge.backup import BACKUP_LIMIT, BackupError, InvalidBackup
 from knowledge.jobs import JobQueue, QueueUnavailable
 from knowledge.services import get_services, use_services
 from knowledge.vectorstore import EmbeddingModelMismatch
+from servers.body_limit import MIB, MULTIPART_OVERHEAD, BodyLimitMiddleware, route_limits
+from servers.rag.admission import AdmissionMiddleware
 from servers.rag.agents import add_agent_routes
 from servers.rag.routes import ROUTERS
 from servers.rag.security import check_bind
@@ -70,7 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.service_token = settings.service_token()
     app.state.questions_open = is_loopback(settings.rag_host)
+    # Outermost last: Host check, CORS, body cap, admission of questions, then one turn per conversation.
     app.add_middleware(ThreadLockMiddleware)
+    app.add_middleware(AdmissionMiddleware)
+    uploads = max(settings.max_upload_bytes, settings.max_file_bytes) + MULTIPART_OVERHEAD
+    app.add_middleware(BodyLimitMiddleware, limit_for=route_limits(
+        int(settings.max_json_mb * MIB), {("POST", "/materials"): uploads, ("POST", "/restore"): BACKUP_LIMIT}))
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -81,7 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
 
     app.add_exception_handler(EmbeddingModelMismatch, _json_error(409))
-    app.add_exception_handler(BackupError, _json_error(409))
+    app.add_exception_handler(BackupError, _json_error(409))  # a job is running, or the vectors live elsewhere
+    app.add_exception_handler(InvalidBackup, _json_error(400))  # the archive itself is unsound
     app.add_exception_handler(QueueUnavailable, _json_error(503, {"Retry-After": "5"}))
     app.add_exception_handler(LocalModelUnavailable, _json_error(503))
     # Threaded calls meet a dead Redis at their lock, before anything runs (ThreadLockMiddleware); a one-off

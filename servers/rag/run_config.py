@@ -10,7 +10,7 @@ from fastapi import HTTPException, Request
 from pydantic import ValidationError
 
 from core.contracts import THREAD_HEADER
-from graphs.configuration import BaseConfiguration
+from graphs.configuration import BaseConfiguration, checked_configuration
 from servers.rag.security import has_service_token
 
 THREAD_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
@@ -21,14 +21,11 @@ def client_configuration(config: dict, request: Request, configuration: type[Bas
     (LangServe's copy of the schema keeps no bounds); nothing from anyone else."""
     if not has_service_token(request):
         return {}
-    given = {name: value for name, value in (config.get("configurable") or {}).items()
-             if name in configuration.model_fields and value is not None}
     try:
-        checked = configuration.model_validate(given)
-    except ValidationError as error:
-        raise HTTPException(422, [{"loc": ["config", "configurable", *problem["loc"]], "msg": problem["msg"]}
-                                  for problem in error.errors(include_url=False)]) from None
-    return checked.model_dump(include=set(given))
+        return checked_configuration(configuration, config.get("configurable") or {})
+    except ValidationError as error:  # servers/rag/input_guard.py has refused it already; this keeps it so
+        raise HTTPException(422, [{"loc": ["body", "config", "configurable", *problem["loc"]], "msg": problem["msg"],
+                                   "type": problem["type"]} for problem in error.errors(include_url=False)]) from None
 
 
 def thread_id_of(request: Request) -> str | None:

@@ -70,6 +70,19 @@ def test_rate_limit_counts_a_fixed_window_per_bucket(make):
     assert other.allowed and after_window.allowed and after_window.remaining == 2
 
 
+def test_cleared_hits_start_a_bucket_afresh(make):
+    async def scenario():
+        store = make()
+        for _ in range(3):
+            await store.hit("login:ana", limit=3, window_seconds=60)
+        await store.clear_hits("login:ana")
+        after_clear = await store.hit("login:ana", limit=3, window_seconds=60)
+        await store.close()
+        return after_clear
+
+    assert run(scenario()).remaining == 2
+
+
 def test_thread_lock_serializes_turns_of_one_conversation(make):
     async def scenario():
         store = make()

@@ -135,7 +135,6 @@ def test_api_server_schema(servers):
 
 
 def test_rag_server_schema(servers):
-    # /reset and /restore would wipe the index the other operations answer from. The graph routes are
-    # LangServe's own (see README, known limits: malformed bodies get 500s there).
-    result = _schemathesis(servers["rag"], SERVICE_TOKEN, r"^/(reset|restore|(rag|chat|ask|chat-playground)/.*)$")
+    # /reset and /restore would wipe the index the other operations answer from. LangServe's routes are in.
+    result = _schemathesis(servers["rag"], SERVICE_TOKEN, r"^/(reset|restore)$")
     assert result.returncode == 0, result.stdout[-6000:]

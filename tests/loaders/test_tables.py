@@ -34,6 +34,19 @@ def test_header_is_repeated_in_every_chunk_of_a_long_sheet(settings, tmp_path):
     assert "1 | 42.5" in documents[0].page_content  # whole numbers without ".0", decimals kept
 
 
+def test_a_table_below_the_first_row_keeps_the_row_numbers_of_the_sheet(settings, tmp_path):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet["C3"], sheet["D3"], sheet["C4"], sheet["D4"] = "Exercício", "Séries", "Supino", 3
+    path = tmp_path / "deslocada.xlsx"
+    workbook.save(path)
+
+    [document] = load_spreadsheet(path, settings)
+
+    assert (document.metadata["row_start"], document.metadata["row_end"]) == (4, 4)
+    assert document.page_content.endswith("Exercício | Séries\nSupino | 3")
+
+
 
 
 

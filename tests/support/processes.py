@@ -43,8 +43,9 @@ def server_environment(data_dir: Path, **overrides: str) -> dict[str, str]:
 
 
 @contextmanager
-def uvicorn_process(factory: str, environment: dict[str, str], log_path: Path):
-    """The app `factory` builds, served by uvicorn on a free port as its own process; yields its URL once it answers."""
+def uvicorn_server(factory: str, environment: dict[str, str], log_path: Path):
+    """The app `factory` builds, served by uvicorn on a free port as its own process; yields (URL, process) once
+    it answers."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port)]
     with log_path.open("w") as log:
@@ -52,10 +53,17 @@ def uvicorn_process(factory: str, environment: dict[str, str], log_path: Path):
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_up(f"{url}/health", process)
-            yield url
+            yield url, process
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+@contextmanager
+def uvicorn_process(factory: str, environment: dict[str, str], log_path: Path):
+    """`uvicorn_server`, yielding only the URL."""
+    with uvicorn_server(factory, environment, log_path) as (url, _):
+        yield url
 
 
 @contextmanager

@@ -1,13 +1,18 @@
-"""Accounts: register, log in (OAuth2 password form), refresh, log out, me, change and reset the password."""
+"""Accounts: register, log in (OAuth2 password form), refresh, log out, me, change and reset the password.
+
+bcrypt and database calls of the async routes run in the thread pool, never on the event loop."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from core.kv import KeyValueStore
+from core.settings import Settings
 from servers.api.accounts import create_user, normalize_email, set_password, user_by_email
 from servers.api.deps import (
     ClaimsDep,
@@ -16,9 +21,10 @@ from servers.api.deps import (
     SessionDep,
     SettingsDep,
     TokensDep,
-    client_ip,
+    client_limit_key,
 )
 from servers.api.email import send_password_reset
+from servers.api.limits import admit_login, enforce, password_change_limit, registration_limit
 from servers.api.models import User
 from servers.api.schemas import (
     ChangePasswordIn,
@@ -36,10 +42,10 @@ from servers.api.security import InvalidToken, TokenClaims, Tokens, TokenType, v
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 INVALID_REFRESH = "Invalid refresh token"
-
-
-def too_many(detail: str, retry_after: float) -> HTTPException:
-    return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, detail, {"Retry-After": str(max(int(retry_after), 1))})
+LOGIN_PATH = "/auth/login"
+# Set by a successful login (signed, HttpOnly, sent back only to the login route): see servers/api/limits.py.
+KNOWN_DEVICE_COOKIE = "dnaforca_known_device"
+RESET_REQUESTS_PER_ACCOUNT = 3
 
 
 async def issue_one_use(tokens: Tokens, kv: KeyValueStore, subject: str, kind: TokenType) -> str:
@@ -57,14 +63,55 @@ async def spend_one_use(tokens: Tokens, kv: KeyValueStore, token: str, kind: Tok
     return claims
 
 
+async def issue_reset_token(tokens: Tokens, kv: KeyValueStore, user_id: str) -> str:
+    """A password reset token; the user's older ones are revoked, so only the newest e-mailed link works."""
+    token, claims = tokens.issue(user_id, "reset")
+    lifetime = claims.expires_at - claims.issued_at
+    newest = kv.key("reset-newest", user_id)
+    older = await kv.get(newest)
+    await kv.set(newest, claims.token_id, lifetime)
+    await kv.save_one_use_token("reset", claims.token_id, user_id, lifetime)
+    if older:
+        await kv.revoke_one_use_token("reset", older)
+    return token
+
+
+async def spend_reset_token(tokens: Tokens, kv: KeyValueStore, token: str) -> TokenClaims:
+    """Like spend_one_use, and refused when a newer reset was requested since (even by a concurrent request)."""
+    claims = await spend_one_use(tokens, kv, token, "reset")
+    if await kv.get(kv.key("reset-newest", claims.subject)) != claims.token_id:
+        raise InvalidToken("a newer reset link was sent")
+    return claims
+
+
 async def issue_tokens(user: User, tokens: Tokens, kv: KeyValueStore) -> TokenOut:
     access, access_claims = tokens.issue(user.id, "access", role=user.role.value)
     return TokenOut(access_token=access, refresh_token=await issue_one_use(tokens, kv, user.id, "refresh"),
                     expires_in=int(access_claims.expires_at - access_claims.issued_at))
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED)
+def known_device(request: Request, tokens: Tokens, user: User | None) -> str | None:
+    """The id of the known-device mark this browser carries for `user`, if it carries a valid one."""
+    mark = request.cookies.get(KNOWN_DEVICE_COOKIE)
+    if not mark or user is None:
+        return None
+    try:
+        claims = tokens.read(mark, "device")
+    except InvalidToken:
+        return None
+    return claims.token_id if claims.subject == user.id else None
+
+
+def mark_known_device(response: Response, tokens: Tokens, settings: Settings, user: User) -> None:
+    mark, claims = tokens.issue(user.id, "device")
+    response.set_cookie(KNOWN_DEVICE_COOKIE, mark, max_age=int(claims.expires_at - claims.issued_at),
+                        path=LOGIN_PATH, httponly=True, secure=settings.environment != "development",
+                        samesite="strict")
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED, dependencies=[Depends(registration_limit)])
 def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> UserOut:
+    """A student account. Limited per client address (REGISTRATIONS_PER_IP_PER_HOUR)."""
     if not settings.allow_registration:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Registration is closed; ask an administrator for an account")
     return UserOut.model_validate(create_user(session, body.email, body.password, body.full_name))
@@ -72,25 +119,21 @@ def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> Us
 
 @router.post("/login")
 async def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    request: Request, session: SessionDep, settings: SettingsDep, kv: KVDep, tokens: TokensDep,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, response: Response,
+    session: SessionDep, settings: SettingsDep, kv: KVDep, tokens: TokensDep,
 ) -> TokenOut:
-    """OAuth2 password flow: `username` is the e-mail. Limited per client IP and per account."""
-    window = settings.login_window_seconds
-    by_ip = await kv.hit(f"login-ip:{client_ip(request)}", settings.login_attempts_per_ip, window)
-    if not by_ip.allowed:
-        raise too_many("Too many login attempts from this address; try again later", by_ip.retry_after)
+    """OAuth2 password flow: `username` is the e-mail. Limited per address, per account and client, and per
+    account for new devices (servers/api/limits.py): failures from elsewhere never lock the owner out."""
     email = normalize_email(form.username)
-    failures_key = kv.key("login-failures", email)
-    if int(await kv.get(failures_key) or 0) >= settings.login_attempts_per_account:
-        raise too_many("Too many failed logins for this account; try again later", window)
-    user = user_by_email(session, email)
-    if not verify_password(form.password, user.hashed_password if user else None):
-        await kv.increment(failures_key, window)
+    user = await run_in_threadpool(user_by_email, session, email)
+    client = await admit_login(kv, settings, email=email, address=client_limit_key(request),
+                               device_id=known_device(request, tokens, user))
+    if not await run_in_threadpool(verify_password, form.password, user.hashed_password if user else None):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Wrong e-mail or password", {"WWW-Authenticate": "Bearer"})
     if not user.is_active:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Account deactivated")
-    await kv.delete(failures_key)
+    await kv.clear_hits(client)
+    mark_known_device(response, tokens, settings, user)
     return await issue_tokens(user, tokens, kv)
 
 
@@ -101,7 +144,7 @@ async def refresh(body: RefreshIn, session: SessionDep, kv: KVDep, tokens: Token
         claims = await spend_one_use(tokens, kv, body.refresh_token, "refresh")
     except InvalidToken as error:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"{INVALID_REFRESH}: {error}") from None
-    user = session.get(User, claims.subject)
+    user = await run_in_threadpool(session.get, User, claims.subject)
     if user is None or not user.is_active or claims.issued_at < user.tokens_valid_after.timestamp():
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, INVALID_REFRESH)
     return await issue_tokens(user, tokens, kv)
@@ -133,9 +176,10 @@ def update_me(body: MeUpdateIn, user: CurrentUser, session: SessionDep) -> UserO
     return UserOut.model_validate(user)
 
 
-@router.post("/change-password")
+@router.post("/change-password", dependencies=[Depends(password_change_limit)])
 def change_password(body: ChangePasswordIn, user: CurrentUser, session: SessionDep) -> MessageOut:
-    """Every token issued before now stops working (log in again with the new password)."""
+    """Every token issued before now stops working (log in again with the new password), reset links included.
+    Limited per user (PASSWORD_CHANGES_PER_USER_PER_HOUR): a stolen session cannot guess the password."""
     if not verify_password(body.current_password, user.hashed_password):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "The current password is wrong")
     set_password(session, user, body.new_password)
@@ -147,27 +191,34 @@ async def request_password_reset(
     body: ResetRequestIn, request: Request, background: BackgroundTasks,
     session: SessionDep, settings: SettingsDep, kv: KVDep, tokens: TokensDep,
 ) -> MessageOut:
-    """E-mail a one-use reset link. The answer is the same whether or not the account exists."""
+    """E-mail a one-use reset link (older links of the account stop working). The answer is the same whether or
+    not the account exists."""
     window = settings.login_window_seconds
-    limit = await kv.hit(f"reset-ip:{client_ip(request)}", settings.login_attempts_per_ip, window)
-    if not limit.allowed:
-        raise too_many("Too many password reset requests; try again later", limit.retry_after)
-    user = user_by_email(session, body.email)
-    per_account = await kv.hit(f"reset-account:{normalize_email(body.email)}", 3, window)
+    await enforce(kv, f"reset-ip:{client_limit_key(request)}", settings.login_attempts_per_ip, window,
+                  "Too many password reset requests from this address")
+    user = await run_in_threadpool(user_by_email, session, body.email)
+    per_account = await kv.hit(f"reset-account:{normalize_email(body.email)}", RESET_REQUESTS_PER_ACCOUNT, window)
     if user is not None and user.is_active and per_account.allowed:
-        token = await issue_one_use(tokens, kv, user.id, "reset")
+        token = await issue_reset_token(tokens, kv, user.id)
         background.add_task(send_password_reset, settings, user.email, user.full_name, token)
     return MessageOut(detail="If the account exists, an e-mail with a reset link is on its way")
 
 
-@router.post("/password-reset/confirm")
-async def confirm_password_reset(body: ResetConfirmIn, session: SessionDep, kv: KVDep, tokens: TokensDep) -> MessageOut:
-    try:
-        claims = await spend_one_use(tokens, kv, body.token, "reset")
-    except InvalidToken as error:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Invalid reset link: {error}") from None
+def _reset_password(session: Session, claims: TokenClaims, password: str) -> None:
     user = session.get(User, claims.subject)
     if user is None or not user.is_active:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Invalid reset link: the account is gone or deactivated")
-    set_password(session, user, body.new_password)
+    if claims.issued_at < user.tokens_valid_after.timestamp():
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Invalid reset link: the password changed since it was sent")
+    set_password(session, user, password)
+
+
+@router.post("/password-reset/confirm")
+async def confirm_password_reset(body: ResetConfirmIn, session: SessionDep, kv: KVDep, tokens: TokensDep) -> MessageOut:
+    """Set a new password with the newest reset link, once; a link dies with any password change."""
+    try:
+        claims = await spend_reset_token(tokens, kv, body.token)
+    except InvalidToken as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Invalid reset link: {error}") from None
+    await run_in_threadpool(_reset_password, session, claims, body.new_password)
     return MessageOut(detail="Password changed; log in with the new password")

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from langchain_core.messages import HumanMessage
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from core.kv import LockTimeout
-from servers.api.deps import CurrentUser, KVDep, OptionalUser, RagDep, SessionDep, SettingsDep, client_ip
+from servers.api.deps import CurrentUser, KVDep, RagDep, SessionDep
+from servers.api.limits import chat_limit, signed_in_chat_limit
 from servers.api.models import Conversation, Message, User, utcnow
-from servers.api.routes.auth import too_many
 from servers.api.schemas import ChatAuthIn, ChatAuthOut, ChatIn, ChatOut
 from servers.api.streaming import SSE_RESPONSES, collect, stream, wants_stream
 
@@ -25,13 +25,10 @@ TURN_WAIT_SECONDS = 120
 TURN_LEASE_SECONDS = 600
 
 
-@router.post("/chat", responses=SSE_RESPONSES, response_model=ChatOut)
-async def chat(body: ChatIn, request: Request, user: OptionalUser, rag: RagDep, kv: KVDep, settings: SettingsDep):
-    """Answer one question from the materials, without memory. Anonymous callers are rate limited per IP."""
-    if user is None:
-        limit = await kv.hit(f"chat-ip:{client_ip(request)}", settings.anonymous_chat_per_minute, 60)
-        if not limit.allowed:
-            raise too_many("Too many questions from this address; log in or try again in a minute", limit.retry_after)
+@router.post("/chat", responses=SSE_RESPONSES, response_model=ChatOut, dependencies=[Depends(chat_limit)])
+async def chat(body: ChatIn, request: Request, rag: RagDep):
+    """Answer one question from the materials, without memory. Limited per address for anonymous callers,
+    per user (a minute and a day) for signed-in ones."""
     turn = rag.turn("/ask", {"question": body.message, "material_ids": body.material_ids})
 
     async def finish(answer: str, sources: list) -> dict:
@@ -66,21 +63,31 @@ def _save_turn(sessions, conversation_id: str, question: str, answer: str, sourc
         return reply.id
 
 
-@router.post("/chat-auth", responses=SSE_RESPONSES, response_model=ChatAuthOut)
+def _open_conversation(session: Session, user: User, conversation_id: str | None, message: str) -> tuple[str, str]:
+    """(id, thread id) of the conversation to answer in: the user's own, or a new one titled after the message.
+    The session is closed: an answer may stream for minutes, and its connection goes back to the pool now."""
+    try:
+        if conversation_id:
+            conversation = owned_conversation(session, user, conversation_id)
+        else:
+            conversation = Conversation(user_id=user.id, title=" ".join(message.split())[:TITLE_LENGTH])
+            session.add(conversation)
+            session.commit()
+        return conversation.id, conversation.thread_id
+    finally:
+        session.close()
+
+
+@router.post("/chat-auth", responses=SSE_RESPONSES, response_model=ChatAuthOut,
+             dependencies=[Depends(signed_in_chat_limit)])
 async def chat_auth(body: ChatAuthIn, request: Request, user: CurrentUser, session: SessionDep,
                     rag: RagDep, kv: KVDep):
     """Ask within a conversation (a new one when `conversation_id` is absent); follow-ups use its memory.
+    Limited per user (a minute and a day, shared with /chat).
 
     Messages sent at once to one conversation are answered one after the other."""
-    if body.conversation_id:
-        conversation = owned_conversation(session, user, body.conversation_id)
-    else:
-        title = " ".join(body.message.split())[:TITLE_LENGTH]
-        conversation = Conversation(user_id=user.id, title=title)
-        session.add(conversation)
-        session.commit()
-    conversation_id, thread_id = conversation.id, conversation.thread_id
-    session.close()  # a stream may last minutes: give the connection back now
+    conversation_id, thread_id = await run_in_threadpool(_open_conversation, session, user, body.conversation_id,
+                                                         body.message)
 
     turn_lock = AsyncExitStack()
     try:

@@ -6,9 +6,11 @@ import logging
 
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from servers.api.deps import CurrentUser, RagDep, SessionDep
-from servers.api.models import Conversation
+from servers.api.models import Conversation, User
 from servers.api.rag_client import RagError, RagUnavailable, segment
 from servers.api.routes.chat import owned_conversation
 from servers.api.schemas import ConversationDetailOut, ConversationIn, ConversationOut
@@ -47,13 +49,19 @@ def rename_conversation(conversation_id: str, body: ConversationIn, user: Curren
     return ConversationOut.model_validate(conversation)
 
 
-@router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_conversation(conversation_id: str, user: CurrentUser, session: SessionDep, rag: RagDep) -> None:
-    """Delete the conversation and its memory on the RAG server."""
+def _delete_conversation(session: Session, user: User, conversation_id: str) -> str:
+    """Delete the user's conversation; returns its thread id (its memory on the RAG server)."""
     conversation = owned_conversation(session, user, conversation_id)
     thread_id = conversation.thread_id
     session.delete(conversation)
     session.commit()
+    return thread_id
+
+
+@router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_conversation(conversation_id: str, user: CurrentUser, session: SessionDep, rag: RagDep) -> None:
+    """Delete the conversation and its memory on the RAG server."""
+    thread_id = await run_in_threadpool(_delete_conversation, session, user, conversation_id)
     try:
         await rag.request("DELETE", f"/threads/{segment(thread_id)}")
     except (RagUnavailable, RagError) as error:  # the history is gone; the memory expires with its TTL

@@ -14,13 +14,18 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from servers.api.backup import dump_database, load_database
+from core.archives import UnsafeArchive, safe_extract
+from servers.api.backup import dump_database, load_database, read_dump
 from servers.api.deps import RagDep, SessionDep, require_admin
 from servers.api.schemas import JobAccepted
 from servers.uploads import save_upload
 
 DATABASE_MEMBER, RAG_MEMBER = "database.json", "rag.tar.gz"
 RESTORE_LIMIT = 50 * 2**30
+# database.json is read into memory and parsed whole.
+DATABASE_LIMIT = 2**30
+# A backup holds its two members; a few more are unpacked (into the temporary folder) and ignored.
+RESTORE_MEMBERS = 16
 router = APIRouter(prefix="/maintenance", tags=["maintenance"], dependencies=[Depends(require_admin)])
 
 
@@ -69,17 +74,35 @@ async def restore(archive: Annotated[UploadFile, File(description="an archive fr
     """Put back the database and the RAG server's state from a backup archive."""
     with tempfile.TemporaryDirectory(prefix="dnaforca-restore-") as folder:
         path, _, _ = await save_upload(archive, Path(folder), RESTORE_LIMIT, "the backup size limit")
-        try:
-            with tarfile.open(path, "r:gz") as tar:
-                database = tar.extractfile(DATABASE_MEMBER).read()
-                tar.extract(RAG_MEMBER, folder, filter="data")
-        except (tarfile.TarError, KeyError, AttributeError, OSError, EOFError) as error:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST,
-                                f"Not a backup archive (needs {DATABASE_MEMBER} and {RAG_MEMBER}): {error}") from None
-        with (Path(folder) / RAG_MEMBER).open("rb") as handle:
+        unpacked = Path(folder) / "unpacked"
+        database = await run_in_threadpool(_unpack_backup, path, unpacked)
+        try:  # the dump is checked before the RAG server replaces anything
+            rows = await run_in_threadpool(read_dump, database)
+        except ValueError as error:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+        with (unpacked / RAG_MEMBER).open("rb") as handle:
             rag_result = await rag.json("POST", "/restore", files={"archive": (RAG_MEMBER, handle)})
-    try:
-        tables = await run_in_threadpool(load_database, session, database)
-    except ValueError as error:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+    tables = await run_in_threadpool(load_database, session, rows)
     return {"database": tables, "rag": rag_result}
+
+
+def _unpack_backup(archive: Path, folder: Path) -> bytes:
+    """Unpack an uploaded backup into `folder` (links, devices, names leading out and oversized contents
+    refused); returns database.json's bytes. 400 if it is not a sound backup archive."""
+    try:
+        safe_extract(archive, folder, max_members=RESTORE_MEMBERS, max_bytes=RESTORE_LIMIT)
+    except UnsafeArchive as error:
+        raise _not_a_backup(str(error)) from None
+    missing = [name for name in (DATABASE_MEMBER, RAG_MEMBER) if not (folder / name).is_file()]
+    if missing:
+        raise _not_a_backup(f"it lacks {', '.join(missing)}")
+    database = folder / DATABASE_MEMBER
+    if database.stat().st_size > DATABASE_LIMIT:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST,
+                            f"{DATABASE_MEMBER} is over the {DATABASE_LIMIT // 2**20} MB a restore reads")
+    return database.read_bytes()
+
+
+def _not_a_backup(reason: str) -> HTTPException:
+    return HTTPException(status.HTTP_400_BAD_REQUEST,
+                         f"Not a backup archive (needs {DATABASE_MEMBER} and {RAG_MEMBER}): {reason}")

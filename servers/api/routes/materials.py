@@ -10,7 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, HTTPException, UploadFile, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from servers.api.deps import RagDep, SessionDep, SettingsDep, StaffUser, require_staff
 from servers.api.models import Upload
@@ -21,17 +23,40 @@ from servers.uploads import material_names, save_upload
 router = APIRouter(prefix="/materials", tags=["materials"], dependencies=[Depends(require_staff)])
 
 
-def _with_uploader(materials: list[dict], session: SessionDep) -> list[MaterialOut]:
+def _with_uploader(materials: list[dict], session: Session) -> list[MaterialOut]:
     uploads = {upload.material_id: upload for upload in session.scalars(
         select(Upload).where(Upload.material_id.in_([material["id"] for material in materials])))}
     return [MaterialOut(**material, uploaded_by=getattr(uploads.get(material["id"]), "uploaded_by", None))
             for material in materials]
 
 
+async def with_uploader(materials: list[dict], session: Session) -> list[MaterialOut]:
+    """The RAG server's materials with who uploaded each (read in the thread pool, off the event loop)."""
+    return await run_in_threadpool(_with_uploader, materials, session)
+
+
+def _twin(session: Session, sha256: str, name: str) -> Upload | None:
+    """Another material with the same content (a new version of the same name is not a twin)."""
+    return session.scalar(select(Upload).where(Upload.sha256 == sha256, Upload.file_name != name))
+
+
+def _record_uploads(session: Session, materials: list[dict], received: list, user_id: str) -> None:
+    by_name = {material["file_name"]: material for material in materials}
+    for _, name, sha256, size in received:
+        session.merge(Upload(material_id=by_name[name]["id"], file_name=name, sha256=sha256, size=size,
+                             uploaded_by=user_id))
+    session.commit()
+
+
+def _forget_upload(session: Session, material_id: str) -> None:
+    session.execute(delete(Upload).where(Upload.material_id == material_id))
+    session.commit()
+
+
 @router.get("")
 async def list_materials(rag: RagDep, session: SessionDep) -> list[MaterialOut]:
     """Every material with its processing state (pending, indexed, failed, …) and who uploaded it."""
-    return _with_uploader(await rag.json("GET", "/materials"), session)
+    return await with_uploader(await rag.json("GET", "/materials"), session)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -46,7 +71,7 @@ async def upload_materials(
         received = []
         for upload, name in zip(files, names, strict=True):
             path, sha256, size = await save_upload(upload, Path(folder), settings.max_upload_bytes, "MAX_UPLOAD_MB")
-            twin = session.scalar(select(Upload).where(Upload.sha256 == sha256, Upload.file_name != name))
+            twin = await run_in_threadpool(_twin, session, sha256, name)
             if twin is not None:
                 raise HTTPException(status.HTTP_409_CONFLICT,
                                     f"{name} has the same content as material {twin.material_id} ({twin.file_name})")
@@ -58,13 +83,8 @@ async def upload_materials(
         finally:
             for handle, _ in handles:
                 handle.close()
-    by_name = {material["file_name"]: material for material in result["materials"]}
-    for _, name, sha256, size in received:
-        material = by_name[name]
-        session.merge(Upload(material_id=material["id"], file_name=name, sha256=sha256, size=size,
-                             uploaded_by=user.id))
-    session.commit()
-    return UploadOut(materials=_with_uploader(result["materials"], session), job_id=result["job_id"])
+    await run_in_threadpool(_record_uploads, session, result["materials"], received, user.id)
+    return UploadOut(materials=await with_uploader(result["materials"], session), job_id=result["job_id"])
 
 
 @router.get("/jobs/{job_id}")
@@ -81,7 +101,7 @@ async def process_materials(rag: RagDep) -> JobAccepted:
 
 @router.get("/{material_id}")
 async def get_material(material_id: str, rag: RagDep, session: SessionDep) -> MaterialOut:
-    return _with_uploader([await rag.json("GET", f"/materials/{segment(material_id)}")], session)[0]
+    return (await with_uploader([await rag.json("GET", f"/materials/{segment(material_id)}")], session))[0]
 
 
 @router.get("/{material_id}/file", response_class=StreamingResponse,
@@ -97,6 +117,5 @@ async def download_material(material_id: str, rag: RagDep) -> StreamingResponse:
 async def delete_material(material_id: str, rag: RagDep, session: SessionDep) -> dict:
     """Delete the file and its vectors on the RAG server."""
     result = await rag.json("DELETE", f"/materials/{segment(material_id)}")
-    session.execute(delete(Upload).where(Upload.material_id == material_id))
-    session.commit()
+    await run_in_threadpool(_forget_upload, session, material_id)
     return result

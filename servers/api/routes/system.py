@@ -1,4 +1,7 @@
-"""System info, health and status, and the RAG server's set-up actions (initialize, process)."""
+"""System info, health and status, and the RAG server's set-up actions (initialize, process).
+
+Everyone sees the name, version and status; only admins see internals (environment, where the RAG server
+is, what failed and how)."""
 
 from __future__ import annotations
 
@@ -10,23 +13,24 @@ from starlette.concurrency import run_in_threadpool
 
 from core.kv import StoreUnavailable
 from servers.api import db
-from servers.api.deps import KVDep, RagDep, require_admin, require_staff
+from servers.api.deps import AdminViewer, KVDep, RagDep, require_admin, require_staff
 from servers.api.rag_client import RagError, RagUnavailable
 from servers.api.schemas import JobAccepted
 
 router = APIRouter(tags=["system"])
 
 
+def _public(request: Request, state: str) -> dict:
+    return {"name": request.app.title, "version": request.app.version, "status": state}
+
+
 @router.get("/")
-def system_info(request: Request) -> dict:
-    app = request.app
-    return {
-        "name": app.title,
-        "version": app.version,
-        "environment": app.state.settings.environment,
-        "docs": "/docs",
-        "rag_server": app.state.settings.rag_server_url,
-    }
+def system_info(request: Request, admin: AdminViewer) -> dict:
+    info = _public(request, "ok")
+    if admin:
+        settings = request.app.state.settings
+        info.update(environment=settings.environment, docs="/docs", rag_server=settings.rag_server_url)
+    return info
 
 
 @router.get("/health")
@@ -44,8 +48,9 @@ async def _check(probe) -> str:
 
 
 @router.get("/status")
-async def service_status(request: Request, rag: RagDep, kv: KVDep) -> dict:
-    """Uptime, and whether the RAG server, the key-value store (Redis) and the database answer."""
+async def service_status(request: Request, rag: RagDep, kv: KVDep, admin: AdminViewer) -> dict:
+    """Whether the RAG server, the key-value store (Redis) and the database answer; admins also see which
+    failed and why, the uptime and the backends."""
     engine = request.app.state.engine
     checks = {
         "rag_server": await _check(lambda: rag.request("GET", "/health")),
@@ -53,8 +58,10 @@ async def service_status(request: Request, rag: RagDep, kv: KVDep) -> dict:
         "database": await _check(lambda: run_in_threadpool(db.ping, engine)),
     }
     degraded = [name for name, state in checks.items() if state != "ok"]
+    if not admin:
+        return _public(request, "degraded" if degraded else "ok")
     return {
-        "status": "degraded" if degraded else "ok",
+        **_public(request, "degraded" if degraded else "ok"),
         "degraded": degraded,
         "uptime_seconds": round(time.time() - request.app.state.started_at, 1),
         "checks": checks,

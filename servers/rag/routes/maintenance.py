@@ -13,14 +13,13 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from core.embeddings import embeddings_name
-from knowledge.backup import restore_backup, write_backup
+from knowledge.backup import BACKUP_LIMIT, restore_backup, write_backup
 from servers.rag.deps import JobsDep, ServicesDep
 from servers.rag.schemas import ResetRequest
 from servers.rag.security import ServiceToken
 from servers.uploads import save_upload
 
 router = APIRouter(tags=["maintenance"], dependencies=ServiceToken)
-BACKUP_LIMIT = 50 * 2**30
 
 
 @router.post("/initialize")

@@ -62,6 +62,16 @@ def database_url(request) -> str | None:
     return request.getfixturevalue("postgres_database") if request.param == "postgresql" else None
 
 
+@pytest.fixture(params=["memory", "redis"])
+def kv_backend(request, monkeypatch) -> str:
+    """Runs a test with the key-value store in process memory and on the machine's Redis (ask for it before
+    `api`/`api_settings`, which read REDIS_URL)."""
+    if request.param == "redis":
+        monkeypatch.setenv("REDIS_URL", request.getfixturevalue("redis_url"))
+        monkeypatch.setenv("REDIS_PREFIX", request.getfixturevalue("redis_prefix"))
+    return request.param
+
+
 @pytest.fixture
 def api_settings(settings, rag_url, database_url, monkeypatch):
     from core.settings import get_settings

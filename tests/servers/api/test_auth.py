@@ -44,11 +44,12 @@ def test_password_over_72_bytes_is_refused_not_truncated(api):
     assert api.post("/auth/register", json={"email": "c@example.com", "password": "curta"}).status_code == 422
 
 
-def test_login_is_limited_per_account(api, student):
+def test_login_is_limited_per_account_and_client(api, student):
     for _ in range(5):
         assert api.post("/auth/login", data={"username": student.email, "password": "errada"}).status_code == 401
     blocked = api.post("/auth/login", data={"username": student.email, "password": PASSWORD})
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    assert blocked.json()["detail"].startswith("Too many failed logins to this account from this device; try again in")
     # Another account from the same address is not blocked by it.
     other = register(api, "outra@example.com")
     assert other.token
@@ -187,3 +188,45 @@ def test_first_admin_from_the_cli(api_settings):
         chief = login(api, "chefe@example.com", "admin-cli-senha")
         assert api.get("/auth/me", headers=chief.headers).json()["role"] == "admin"
         assert api.get("/users", headers=chief.headers).status_code == 200
+
+
+def reset_token(api: TestClient, inbox: Inbox, address: str) -> str:
+    """Ask for a reset link and read its token from the e-mail that arrives."""
+    assert api.post("/auth/password-reset/request", json={"email": address}).status_code == 202
+    message = email.message_from_bytes(inbox.messages[-1].content, policy=email.policy.default)
+    return re.search(r"/redefinir-senha\?token=([\w.-]+)", message.get_content()).group(1)
+
+
+def confirm_reset(api: TestClient, token: str, password: str = "outra-senha-789"):
+    return api.post("/auth/password-reset/confirm", json={"token": token, "new_password": password})
+
+
+def test_a_reset_link_dies_when_the_password_is_changed(smtp_server, api, student):
+    token = reset_token(api, smtp_server, student.email)
+    time.sleep(0.01)
+    changed = api.post("/auth/change-password", headers=student.headers,
+                       json={"current_password": PASSWORD, "new_password": "nova-senha-456"})
+    assert changed.status_code == 200
+    replay = confirm_reset(api, token)
+    assert replay.status_code == 400 and "password changed" in replay.json()["detail"]
+    assert login(api, student.email, "nova-senha-456").token  # the link changed nothing
+
+
+def test_a_reset_link_dies_when_an_admin_sets_the_password(smtp_server, api, admin):
+    from servers.api.accounts import ensure_admin
+
+    token = reset_token(api, smtp_server, admin.email)
+    time.sleep(0.01)
+    with api.app.state.sessions() as session:  # what `dnaforca create-admin` does to an existing account
+        assert ensure_admin(session, admin.email, "definida-pelo-admin", update_existing=True)
+    assert confirm_reset(api, token).status_code == 400
+    assert login(api, admin.email, "definida-pelo-admin").token
+
+
+def test_only_the_newest_reset_link_works(smtp_server, api, student):
+    older = reset_token(api, smtp_server, student.email)
+    newer = reset_token(api, smtp_server, student.email)
+    refused = confirm_reset(api, older)
+    assert refused.status_code == 400 and "Invalid reset link" in refused.json()["detail"]
+    assert confirm_reset(api, newer).status_code == 200
+    assert login(api, student.email, "outra-senha-789").token

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fastapi.testclient import TestClient
 
+from core.contracts import StreamEvent
 from servers.api.app import create_app
 from tests.support.processes import free_port
 
@@ -110,22 +111,22 @@ def api_without_rag(api_settings):
 
 @pytest.mark.parametrize("database_url", [None])
 def test_rag_server_down_is_503_with_a_clear_message(api_without_rag):
-    from tests.servers.api.conftest import register
+    from tests.servers.api.conftest import login, register
 
     student = register(api_without_rag, "aluna@example.com")
     for path, headers in (("/chat", {}), ("/chat", SSE), ("/chat-auth", {**student.headers, **SSE})):
         response = api_without_rag.post(path, json={"message": QUESTION}, headers=headers)
         assert response.status_code == 503, (path, response.text)
         assert "RAG server" in response.json()["detail"] and "unreachable" in response.json()["detail"]
-    status = api_without_rag.get("/status").json()
-    assert status["status"] == "degraded" and status["degraded"] == ["rag_server"]
+    assert api_without_rag.get("/status").json()["status"] == "degraded"
+    admin = login(api_without_rag, "admin@dnadaforca.com.br")
+    status = api_without_rag.get("/status", headers=admin.headers).json()
+    assert status["degraded"] == ["rag_server"] and status["checks"]["rag_server"].startswith("unreachable")
 
 
 def _dying_rag_server(port: int, ready: threading.Event) -> None:
-    """Answers one graph stream with its sources, then drops the connection mid-answer."""
-    event = {"event": "on_chain_end", "name": "retrieve", "run_id": "1", "tags": [], "metadata": {},
-             "parent_ids": ["0"], "data": {"output": {"sources": []}}}
-    chunk = f"event: data\r\ndata: {json.dumps(event)}\r\n\r\n".encode()
+    """Answers one turn stream with its sources, then drops the connection mid-answer."""
+    chunk = f"event: data\r\ndata: {json.dumps({StreamEvent.SOURCES.value: []})}\r\n\r\n".encode()
     with socket.create_server(("127.0.0.1", port)) as server:
         ready.set()
         connection, _ = server.accept()

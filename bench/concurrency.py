@@ -1,0 +1,122 @@
+"""Answers in parallel: 1 against 16 against 64 questions at once, with an OpenAI-compatible model of known latency.
+
+A deterministic OpenAI-compatible server that takes DELAY seconds per answer (tests/support/openai_server.py, on
+loopback) and the RAG server with LLM_PROVIDER=openai against it run as processes. Distinct questions (the
+query cache is off) are sent to POST /query and streamed from the lean `/ask/turn` stream (RemoteRunnable.astream,
+as the API server reads answers): wall time against one question, time to first token p50/p95, failures. The
+same is measured with LLM_MAX_CONCURRENCY=1, the behaviour before generation was parallel.
+
+Usage: python bench/concurrency.py [--delay 1.0] [--counts 1 16 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from common import AUTH, REPO, SERVICE_TOKEN, free_port, percentile, start
+from langserve import RemoteRunnable
+
+from core.contracts import TURN_ROUTE, StreamEvent
+
+TOPICS = ["proteína", "sono", "deload", "supino", "hipertrofia", "aquecimento", "força máxima", "recuperação"]
+
+
+def question(number: int) -> str:
+    return f"O que os materiais dizem sobre {TOPICS[number % len(TOPICS)]}? (pergunta {number})"
+
+
+async def query(client: httpx.AsyncClient, number: int) -> tuple[float, float]:
+    started = time.perf_counter()
+    response = await client.post("/query", json={"question": question(number)})
+    response.raise_for_status()
+    took = time.perf_counter() - started
+    return took, took
+
+
+async def stream(url: str, number: int) -> tuple[float, float]:
+    """One answer streamed as the API server reads it: the lean `/ask/turn` stream through RemoteRunnable."""
+    runnable = RemoteRunnable(f"{url}/ask{TURN_ROUTE}", timeout=300, headers=AUTH)
+    started, first = time.perf_counter(), None
+    try:
+        async for chunk in runnable.astream({"question": question(number)}):
+            if StreamEvent.TOKEN.value in chunk and first is None:
+                first = time.perf_counter() - started
+    finally:
+        await runnable.async_client.aclose()
+    if first is None:
+        raise RuntimeError("no answer token arrived")
+    return first, time.perf_counter() - started
+
+
+async def burst(measure, count: int, offset: int) -> tuple[float, list[float], int]:
+    started = time.perf_counter()
+    results = await asyncio.gather(*(measure(offset + number) for number in range(count)), return_exceptions=True)
+    wall = time.perf_counter() - started
+    firsts = [result[0] for result in results if not isinstance(result, BaseException)]
+    return wall, firsts, sum(isinstance(result, BaseException) for result in results)
+
+
+async def measure_server(url: str, counts: list[int], label: str) -> None:
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(base_url=url, timeout=300, headers=AUTH, limits=limits) as client:
+        await burst(lambda number: query(client, number), 2, 10_000)  # warm the models and connections
+        offset = 0
+        for name, measure in (("/query", lambda number: query(client, number)),
+                              ("/ask stream", lambda number: stream(url, number))):
+            one = None
+            for count in counts:
+                wall, firsts, failed = await burst(measure, count, offset)
+                offset += count
+                one = one or wall
+                first = (f"first token p50 {percentile(firsts, 0.5):5.2f} s p95 {percentile(firsts, 0.95):5.2f} s"
+                         if firsts else "no answer")
+                print(f"{label:<22} {name:<12} {count:>3} at once: {wall:6.2f} s ({wall / one:5.2f}x one)  "
+                      f"{first}  failed {failed}/{count}")
+
+
+async def main(delay: float, counts: list[int]) -> None:
+    data = Path(tempfile.mkdtemp(prefix="dnaforca-concurrency-"))
+    shutil.copytree(REPO / "examples" / "materials", data / "materials")
+    model_port = free_port()
+    model = start([sys.executable, "-m", "tests.support.openai_server", "--port", str(model_port), "--delay",
+                   str(delay)], dict(os.environ), f"http://127.0.0.1:{model_port}", data / "model.log", "/v1/models")
+    base = {**os.environ, "DATA_DIR": str(data), "LLM_PROVIDER": "openai", "EMBEDDINGS_PROVIDER": "local",
+            "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1", "OPENAI_MODEL": "fake-echo",
+            "QUERY_CACHE_TTL_SECONDS": "0", "MIN_RELEVANCE": "0", "LOG_LEVEL": "WARNING",
+            "RAG_SERVICE_TOKEN": SERVICE_TOKEN}
+    base.pop("REDIS_URL", None)
+    print(f"model: OpenAI-compatible fake, {delay:.1f} s per answer (first token after {delay / 5:.1f} s)")
+    try:
+        for label, extra in (("LLM_MAX_CONCURRENCY=1", {"LLM_MAX_CONCURRENCY": "1"}), ("shipped defaults", {})):
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            server = start([sys.executable, "-m", "uvicorn", "--factory", "servers.rag.app:create_app", "--port",
+                            str(port), "--log-level", "warning"], {**base, **extra}, url, data / "rag.log")
+            try:
+                job = httpx.post(f"{url}/process-materials", headers=AUTH).json()["job_id"]
+                while httpx.get(f"{url}/jobs/{job}", headers=AUTH).json()["state"] != "completed":
+                    await asyncio.sleep(0.2)
+                await measure_server(url, counts, label)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    finally:
+        model.terminate()
+        model.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--delay", type=float, default=1.0)
+    parser.add_argument("--counts", type=int, nargs="+", default=[1, 16, 64])
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.delay, arguments.counts))
