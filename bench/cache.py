@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import redis
-from common import REPO, percentile
+from common import AUTH, REPO, SERVICE_TOKEN, free_port, index_materials, percentile, start
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 QUESTIONS = [
@@ -51,38 +49,20 @@ def measure(client, questions: list[str]) -> tuple[list[float], list[bool]]:
     return latencies, cached
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_job(client: httpx.Client, job_id: str) -> None:
-    while client.get(f"/jobs/{job_id}").json()["state"] not in ("completed", "failed"):
-        time.sleep(0.1)
-
-
 def main(llm: str, rounds: int) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="dnaforca-bench-cache-"))
     shutil.copytree(REPO / "examples" / "materials", data_dir / "materials")
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     environment = {**os.environ, "DATA_DIR": str(data_dir), "REDIS_URL": REDIS_URL, "REDIS_PREFIX": prefix,
-                   "LLM_PROVIDER": llm, "LLM_MAX_TOKENS": "80", "LOG_LEVEL": "WARNING"}
+                   "LLM_PROVIDER": llm, "LLM_MAX_TOKENS": "80", "LOG_LEVEL": "WARNING",
+                   "RAG_SERVICE_TOKEN": SERVICE_TOKEN}
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "servers.rag.app:create_app", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=REPO, env=environment,
-    )
+    url = f"http://127.0.0.1:{port}"
+    server = start([sys.executable, "-m", "uvicorn", "--factory", "servers.rag.app:create_app", "--port", str(port),
+                    "--log-level", "warning"], environment, url, data_dir / "server.log")
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
-            while True:
-                try:
-                    client.get("/health")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            wait_for_job(client, client.post("/process-materials").json()["job_id"])
+        index_materials(url)
+        with httpx.Client(base_url=url, timeout=300, headers=AUTH) as client:
             client.post("/query", json={"question": "aquecimento"})  # warm-up: models loaded, index opened
             misses, hits = [], []
             for round_number in range(rounds):

@@ -57,3 +57,10 @@ def start(command: list[str], environment: dict, url: str, log: Path, probe: str
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{command} did not start; see {log}")
+
+
+def index_materials(url: str) -> None:
+    """Index the RAG server's MATERIALS_DIR (a job) and wait for it."""
+    job = httpx.post(f"{url}/process-materials", headers=AUTH).json()["job_id"]
+    while httpx.get(f"{url}/jobs/{job}", headers=AUTH).json()["state"] not in ("completed", "failed"):
+        time.sleep(0.2)

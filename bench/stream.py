@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import httpx
-from common import AUTH, REPO, SERVICE_TOKEN, free_port, percentile, start
+from common import AUTH, REPO, SERVICE_TOKEN, free_port, index_materials, percentile, start
 from langserve import RemoteRunnable
 
 from core.contracts import TURN_ROUTE, StreamEvent
@@ -28,13 +28,12 @@ from core.contracts import TURN_ROUTE, StreamEvent
 QUESTION = "Quantas repetições para hipertrofia?"
 
 
-async def direct(rag_url: str) -> tuple[float, float]:
-    runnable = RemoteRunnable(f"{rag_url}/ask{TURN_ROUTE}", timeout=120, headers=AUTH)
+async def direct(runnable: RemoteRunnable) -> tuple[float, float]:
+    """The RAG server's lean stream through one RemoteRunnable kept for every call, as the API server keeps it."""
     started, first = time.perf_counter(), None
     async for chunk in runnable.astream({"question": QUESTION}):
         if StreamEvent.TOKEN.value in chunk and first is None:
             first = time.perf_counter()
-    await runnable.async_client.aclose()
     return first - started, time.perf_counter() - started
 
 
@@ -88,17 +87,17 @@ async def main(rounds: int, concurrency: int) -> None:
     api = start([sys.executable, "-m", "uvicorn", "servers.api.app:create_app", "--factory", "--port", str(api_port),
                  "--log-level", "warning"], api_environment, api_url, data / "api.log")
     try:
-        job = httpx.post(f"{rag_url}/process-materials", headers=AUTH).json()["job_id"]
-        while httpx.get(f"{rag_url}/jobs/{job}", headers=AUTH).json()["state"] != "completed":
-            await asyncio.sleep(0.2)
+        index_materials(rag_url)
         print(f"paced model: {len(__import__('paced_rag').ANSWER)} words, {os.environ.get('PACE_MS', '20')} ms each")
         limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+        runnable = RemoteRunnable(f"{rag_url}/ask{TURN_ROUTE}", timeout=120, headers=AUTH,
+                                  client_kwargs={"limits": limits})
         async with httpx.AsyncClient(base_url=api_url, timeout=120, limits=limits) as client:
-            await run(lambda: direct(rag_url), 3, False)  # warm both paths
+            await run(lambda: direct(runnable), 3, False)  # warm both paths
             await run(lambda: through_api(client), 3, False)
-            report("1 stream", await run(lambda: direct(rag_url), rounds, False),
+            report("1 stream", await run(lambda: direct(runnable), rounds, False),
                    await run(lambda: through_api(client), rounds, False))
-            report(f"{concurrency} streams", await run(lambda: direct(rag_url), concurrency, True),
+            report(f"{concurrency} streams", await run(lambda: direct(runnable), concurrency, True),
                    await run(lambda: through_api(client), concurrency, True))
     finally:
         for process in (api, rag):

@@ -40,7 +40,10 @@ def default_model_name(settings: Settings) -> str:
 
 
 def make_chat_model(settings: Settings, model: str | None = None) -> BaseChatModel | None:
-    """The configured chat model (or the named one of the same provider), or None for the extractive answerer."""
+    """The configured chat model (or the named one of the same provider), or None for the extractive answerer.
+
+    `streaming` is left unset: a call streams when someone listens for tokens (LangGraph's messages mode,
+    astream_events) and is one plain request otherwise (/query), which costs less."""
     provider = resolve_llm_provider(settings)
     if provider == "openai":
         from langchain_openai import ChatOpenAI
@@ -57,7 +60,6 @@ def make_chat_model(settings: Settings, model: str | None = None) -> BaseChatMod
             extra_body={"max_tokens": settings.llm_max_tokens},
             timeout=settings.llm_timeout_seconds,
             max_retries=1,
-            streaming=True,
         )
     if provider == "gemini":
         from langchain_google_genai import ChatGoogleGenerativeAI
@@ -84,7 +86,6 @@ def make_chat_model(settings: Settings, model: str | None = None) -> BaseChatMod
             n_threads=settings.local_llm_threads or os.cpu_count(),
             max_tokens=settings.llm_max_tokens,
             temperature=settings.llm_temperature,
-            streaming=True,
             verbose=False,
         )
     return None

@@ -48,7 +48,7 @@ async def respond(state: ChatState, config: RunnableConfig) -> dict:
     return {"answer": answer, "sources": [], "messages": [AIMessage(answer)]}
 
 
-def answer_not_covered(state: ChatState) -> dict:
+async def answer_not_covered(state: ChatState) -> dict:
     result = nodes.not_covered()
     return {**result, "messages": [AIMessage(result["answer"])]}
 

@@ -1,4 +1,5 @@
-"""Retrieval agent: cached answer, or rewrite the question from the conversation → retrieve → answer with citations."""
+"""Retrieval agent: cached answer, or retrieve (the question made standalone from the conversation, then its
+passages) → answer with citations, or say the materials do not cover it."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def cache_key(question: str, material_ids: list[str] | None, configuration: Conf
     return get_services().cache.key(question, material_ids, configuration.fingerprint())
 
 
+# The cache nodes are sync: they read the index version (SQLite) and Redis, which must not block the event loop.
 def lookup(state: RetrievalState, config: RunnableConfig) -> dict:
     """A first question is answered from the cache when the same one was answered on the same index."""
     if state.get("messages"):
@@ -36,19 +38,16 @@ def lookup(state: RetrievalState, config: RunnableConfig) -> dict:
     return {**hit, "cache_key": None, "cached": True, "messages": turn}
 
 
-def route_after_lookup(state: RetrievalState) -> Literal["rewrite", "__end__"]:
-    return END if state["cached"] else "rewrite"
-
-
-async def rewrite(state: RetrievalState, config: RunnableConfig) -> dict:
-    configuration = Configuration.from_runnable_config(config)
-    standalone = await nodes.standalone_question(state["question"], state.get("messages", []), configuration, config)
-    return {"standalone_question": standalone, "sources": [], "answer": ""}
+def route_after_lookup(state: RetrievalState) -> Literal["retrieve", "__end__"]:
+    return END if state["cached"] else RETRIEVE_NODE
 
 
 async def retrieve(state: RetrievalState, config: RunnableConfig) -> dict:
+    """The question made standalone from the conversation (a follow-up), then its passages."""
     configuration = Configuration.from_runnable_config(config)
-    return {"sources": await nodes.search(state["standalone_question"], state.get("material_ids"), configuration)}
+    standalone = await nodes.standalone_question(state["question"], state.get("messages", []), configuration, config)
+    return {"standalone_question": standalone, "answer": "",
+            "sources": await nodes.search(standalone, state.get("material_ids"), configuration)}
 
 
 def route_after_retrieval(state: RetrievalState) -> Literal["generate", "not_covered"]:
@@ -62,7 +61,7 @@ async def generate(state: RetrievalState, config: RunnableConfig) -> dict:
     return {"answer": answer, "messages": [HumanMessage(state["question"]), AIMessage(answer)]}
 
 
-def answer_not_covered(state: RetrievalState) -> dict:
+async def answer_not_covered(state: RetrievalState) -> dict:
     result = nodes.not_covered()
     return {**result, "messages": [HumanMessage(state["question"]), AIMessage(result["answer"])]}
 
@@ -77,14 +76,12 @@ def remember(state: RetrievalState) -> dict:
 builder = StateGraph(RetrievalState, context_schema=Configuration, input_schema=RetrievalInput,
                      output_schema=RetrievalOutput)
 builder.add_node("lookup", lookup)
-builder.add_node("rewrite", rewrite)
 builder.add_node(RETRIEVE_NODE, retrieve)
 builder.add_node("generate", generate)
 builder.add_node("not_covered", answer_not_covered)
 builder.add_node("remember", remember)
 builder.add_edge(START, "lookup")
-builder.add_conditional_edges("lookup", route_after_lookup, ["rewrite", END])
-builder.add_edge("rewrite", RETRIEVE_NODE)
+builder.add_conditional_edges("lookup", route_after_lookup, [RETRIEVE_NODE, END])
 builder.add_conditional_edges(RETRIEVE_NODE, route_after_retrieval, ["generate", "not_covered"])
 builder.add_edge("generate", "remember")
 builder.add_edge("not_covered", "remember")

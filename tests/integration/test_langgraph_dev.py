@@ -60,7 +60,7 @@ def test_langgraph_dev_serves_both_graphs_with_configuration_and_memory(services
         assert {"answer_prompt", "rewrite_prompt", "k", "retrieval_mode", "min_relevance", "model", "temperature",
                 "max_tokens"} <= set(fields)
     assert "chat_prompt" in schemas["chat"]["context_schema"]["properties"]
-    assert "Você é o assistente de ensino do curso DNA da Força" in first["answer"]
+    assert "Você é o assistente de ensino do curso DNA da Força" in first.get("answer", ""), first
     assert first["sources"][0]["source"] == "guia-nutricao-e-recuperacao.docx"
     assert second["answer"] and [message["type"] for message in memory] == ["human", "ai", "human", "ai"]
     assert PIRATE in pirate["answer"] and PIRATE not in first["answer"]

@@ -14,6 +14,11 @@ def _reply(messages: list[BaseMessage]) -> str:
                        for message in messages])
 
 
+def _chunks(messages: list[BaseMessage]) -> list[ChatGenerationChunk]:
+    return [ChatGenerationChunk(message=AIMessageChunk(content=word if number == 0 else f" {word}"))
+            for number, word in enumerate(_reply(messages).split(" "))]
+
+
 class EchoChatModel(BaseChatModel):
     """Repeats the first line of its system prompt, word by word when streamed."""
 
@@ -25,8 +30,13 @@ class EchoChatModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=AIMessage(_reply(messages)))])
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs):
-        for number, word in enumerate(_reply(messages).split(" ")):
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=word if number == 0 else f" {word}"))
+        for chunk in _chunks(messages):
             if run_manager:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    async def _astream(self, messages, stop=None, run_manager=None, **kwargs):
+        for chunk in _chunks(messages):  # natively async, like the hosted providers' clients
+            if run_manager:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
