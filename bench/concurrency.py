@@ -7,6 +7,8 @@ as the API server reads answers): wall time against one question, time to first 
 same is measured with LLM_MAX_CONCURRENCY=1, the behaviour before generation was parallel.
 
 Usage: python bench/concurrency.py [--delay 1.0] [--counts 1 16 64]
+       python bench/concurrency.py --model-url http://127.0.0.1:8080/v1 --local --counts 1 4 --max-tokens 60
+       (the local model: one RAG process alone, against a llama.cpp `llama-server --parallel 4` serving its GGUF)
 """
 
 from __future__ import annotations
@@ -81,20 +83,29 @@ async def measure_server(url: str, counts: list[int], label: str) -> None:
     await runnable.async_client.aclose()
 
 
-async def main(delay: float, counts: list[int]) -> None:
+async def main(delay: float, counts: list[int], model_url: str | None, local: bool, max_tokens: int) -> None:
     data = Path(tempfile.mkdtemp(prefix="dnaforca-concurrency-"))
     shutil.copytree(REPO / "examples" / "materials", data / "materials")
-    model_port = free_port()
-    model = start([sys.executable, "-m", "tests.support.openai_server", "--port", str(model_port), "--delay",
-                   str(delay)], dict(os.environ), f"http://127.0.0.1:{model_port}", data / "model.log", "/v1/models")
+    model = None
+    if model_url is None:
+        model_port = free_port()
+        model = start([sys.executable, "-m", "tests.support.openai_server", "--port", str(model_port), "--delay",
+                       str(delay)], dict(os.environ), f"http://127.0.0.1:{model_port}", data / "model.log",
+                      "/v1/models")
+        model_url = f"http://127.0.0.1:{model_port}/v1"
+        print(f"model: OpenAI-compatible fake, {delay:.1f} s per answer (first token after {delay / 5:.1f} s)")
+    else:
+        print(f"model: the OpenAI-compatible server at {model_url}, answers of at most {max_tokens} tokens")
     base = {**os.environ, "DATA_DIR": str(data), "LLM_PROVIDER": "openai", "EMBEDDINGS_PROVIDER": "local",
-            "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1", "OPENAI_MODEL": "fake-echo",
+            "OPENAI_BASE_URL": model_url, "OPENAI_MODEL": "fake-echo", "LLM_MAX_TOKENS": str(max_tokens),
             "QUERY_CACHE_TTL_SECONDS": "0", "MIN_RELEVANCE": "0", "LOG_LEVEL": "WARNING",
             "RAG_SERVICE_TOKEN": SERVICE_TOKEN}
     base.pop("REDIS_URL", None)
-    print(f"model: OpenAI-compatible fake, {delay:.1f} s per answer (first token after {delay / 5:.1f} s)")
+    setups = [("LLM_MAX_CONCURRENCY=1", {"LLM_MAX_CONCURRENCY": "1"}), ("shipped defaults", {})]
+    if local:
+        setups.append(("local model in process", {"LLM_PROVIDER": "local"}))
     try:
-        for label, extra in (("LLM_MAX_CONCURRENCY=1", {"LLM_MAX_CONCURRENCY": "1"}), ("shipped defaults", {})):
+        for label, extra in setups:
             port = free_port()
             url = f"http://127.0.0.1:{port}"
             server = start([sys.executable, "-m", "uvicorn", "--factory", "servers.rag.app:create_app", "--port",
@@ -106,14 +117,18 @@ async def main(delay: float, counts: list[int]) -> None:
                 server.terminate()
                 server.wait(timeout=30)
     finally:
-        model.terminate()
-        model.wait(timeout=30)
+        if model is not None:
+            model.terminate()
+            model.wait(timeout=30)
         shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--delay", type=float, default=1.0)
+    parser.add_argument("--delay", type=float, default=1.0, help="seconds per answer of the fake model")
     parser.add_argument("--counts", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--model-url", help="a real OpenAI-compatible server instead of the fake (llama-server …/v1)")
+    parser.add_argument("--local", action="store_true", help="also measure the bundled model inside the RAG server")
+    parser.add_argument("--max-tokens", type=int, default=512, help="LLM_MAX_TOKENS of the RAG server")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.delay, arguments.counts))
+    asyncio.run(main(arguments.delay, arguments.counts, arguments.model_url, arguments.local, arguments.max_tokens))

@@ -20,7 +20,8 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
 
 
-def get_settings_dep(request: Request) -> Settings:
+# The getters are async although they do not await: FastAPI runs a sync dependency in a worker thread.
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -29,15 +30,15 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_kv(request: Request) -> KeyValueStore:
+async def get_kv(request: Request) -> KeyValueStore:
     return request.app.state.kv
 
 
-def get_rag(request: Request) -> RagClient:
+async def get_rag(request: Request) -> RagClient:
     return request.app.state.rag
 
 
-def get_tokens(request: Request) -> Tokens:
+async def get_tokens(request: Request) -> Tokens:
     return request.app.state.tokens
 
 

@@ -10,11 +10,12 @@ from knowledge.jobs import JobQueue
 from knowledge.services import Services
 
 
-def get_services_dep(request: Request) -> Services:
+# Async although they do not await: FastAPI runs a sync dependency in a worker thread.
+async def get_services_dep(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_jobs(request: Request) -> JobQueue:
+async def get_jobs(request: Request) -> JobQueue:
     return request.app.state.jobs
 
 

@@ -41,7 +41,7 @@ def has_service_token(request: Request) -> bool:
     return scheme.lower() == "bearer" and bool(token) and _matches(request, token)
 
 
-def require_service_token(request: Request, credentials: Credentials) -> None:
+def _check_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> None:
     if credentials is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Missing bearer token (the RAG server's service token)",
                             {"WWW-Authenticate": "Bearer"})
@@ -49,12 +49,17 @@ def require_service_token(request: Request, credentials: Credentials) -> None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Invalid service token", {"WWW-Authenticate": "Bearer"})
 
 
-def require_token_unless_local(request: Request, credentials: Credentials) -> None:
+# The dependencies are async although they do not await: FastAPI runs a sync dependency in a worker thread.
+async def require_service_token(request: Request, credentials: Credentials) -> None:
+    _check_token(request, credentials)
+
+
+async def require_token_unless_local(request: Request, credentials: Credentials) -> None:
     """Questions from this machine to a server bound to loopback need no token; anything else does."""
     client = request.client.host if request.client else ""
     if credentials is None and request.app.state.questions_open and is_loopback(client):
         return
-    require_service_token(request, credentials)
+    _check_token(request, credentials)
 
 
 ServiceToken = [Depends(require_service_token)]
