@@ -135,6 +135,14 @@ class ChatModels:
             return base
         return with_generation_options(base, temperature, max_tokens)
 
+    async def aget(self, model: str | None = None, temperature: float | None = None,
+                   max_tokens: int | None = None) -> BaseChatModel | None:
+        """`get` for the event loop: a model not loaded yet is loaded in a worker thread (the local one reads
+        1.1 GB)."""
+        if (model or default_model_name(self.settings)) in self._loaded:
+            return self.get(model, temperature, max_tokens)
+        return await asyncio.to_thread(self.get, model, temperature, max_tokens)
+
     def use(self, chat_model: BaseChatModel, name: str | None = None) -> None:
         """Answer with this model object under `name` (the default model when None): a model of one's own in a
         notebook, a deterministic one in tests and benchmarks."""

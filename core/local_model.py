@@ -58,14 +58,6 @@ def _part_paths(model: LocalModel) -> list[Path]:
     return paths
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(8 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def local_model_installed(name: str) -> bool:
     try:
         _part_paths(LOCAL_MODELS[name])

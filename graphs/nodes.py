@@ -37,9 +37,7 @@ async def generate(messages: list[AnyMessage], configuration: BaseConfiguration,
                    tag: str) -> str | None:
     """The model's reply (tagged, so that clients stream only the answer), or None without a model."""
     models = get_services().chat_models
-    # Off the event loop: the first call of a model loads it (the local one reads 1.1 GB).
-    model = await asyncio.to_thread(models.get, configuration.model, configuration.temperature,
-                                    configuration.max_tokens)
+    model = await models.aget(configuration.model, configuration.temperature, configuration.max_tokens)
     if model is None:
         return None
     async with models.slot():

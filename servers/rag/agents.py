@@ -3,6 +3,8 @@ stateless chat playground (questions may come without a token from this machine 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import Depends, FastAPI
 from langgraph.graph.state import CompiledStateGraph
 from langserve import add_routes
@@ -18,8 +20,14 @@ from servers.rag.security import LocalOrServiceToken, ServiceToken
 from servers.rag.turns import playground_runnable, turn_runnable
 
 
-def add_agent_routes(app: FastAPI) -> list[CompiledStateGraph]:
-    """Adds the routes; returns the checkpointed graphs, whose checkpointer the lifespan attaches."""
+@dataclass(frozen=True)
+class AgentGraphs:
+    remembering: list[CompiledStateGraph]  # /rag and /chat: the lifespan attaches their checkpointer
+    one_off: CompiledStateGraph  # /ask (and /query): no checkpointer, nothing left behind
+
+
+def add_agent_routes(app: FastAPI) -> AgentGraphs:
+    """Adds the routes; returns the graphs they serve."""
     rag_graph = retrieval_builder.compile(name="rag")
     chat_graph = chat_builder.compile(name="chat")
     questions = Depends(checked_run(QuestionInput, RetrievalConfiguration))
@@ -28,7 +36,7 @@ def add_agent_routes(app: FastAPI) -> list[CompiledStateGraph]:
                dependencies=[*ServiceToken, questions])
     add_routes(app, chat_graph, path="/chat", per_req_config_modifier=threaded_run(ChatConfiguration),
                dependencies=[*ServiceToken, conversations])
-    # One question, no memory (the API server's /chat): no checkpointer, nothing left behind.
+    # One question, no memory (the API server's /chat).
     ask_graph = retrieval_builder.compile(name="ask")
     add_routes(app, ask_graph, path="/ask", per_req_config_modifier=one_off_run(RetrievalConfiguration),
                dependencies=[*LocalOrServiceToken, questions])
@@ -43,4 +51,4 @@ def add_agent_routes(app: FastAPI) -> list[CompiledStateGraph]:
     add_routes(app, playground_runnable(chat_builder.compile(name="chat-playground")), path="/chat-playground",
                playground_type="chat",
                dependencies=[*LocalOrServiceToken, Depends(checked_run(PlaygroundConversation, ChatConfiguration))])
-    return [rag_graph, chat_graph]
+    return AgentGraphs(remembering=[rag_graph, chat_graph], one_off=ask_graph)

@@ -18,7 +18,6 @@ from core.kv import make_store
 from core.local_model import LocalModelUnavailable
 from core.redis_client import UNAVAILABLE
 from core.settings import Settings, get_settings, is_loopback
-from graphs.retrieval.graph import builder as retrieval_builder
 from knowledge.backup import BACKUP_LIMIT, BackupError, InvalidBackup
 from knowledge.jobs import JobQueue, QueueUnavailable
 from knowledge.services import get_services, use_services
@@ -56,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.kv = make_store(settings)
         async with open_checkpointer(settings) as saver:
             # LangServe serves the graphs from start-up; their checkpointer opens with the event loop.
-            for graph in checkpointed:
+            for graph in graphs.remembering:
                 graph.checkpointer = saver
             app.state.checkpointer = saver
             yield
@@ -99,6 +98,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
-    checkpointed = add_agent_routes(app)
-    app.state.one_off_rag = retrieval_builder.compile(name="rag-one-off")  # /query: no checkpointer
+    graphs = add_agent_routes(app)
+    app.state.one_off_rag = graphs.one_off  # /query
     return app

@@ -16,27 +16,28 @@ def test_normalization_ignores_case_spacing_and_closing_punctuation():
     assert normalize_question("Quanta proteína devo comer por semana?") != normalize_question(QUESTION)
 
 
-def test_key_depends_on_materials_k_index_version_and_setup(settings):
+def test_key_depends_on_materials_configuration_index_version_and_setup(settings):
     version = [7]
     cache = QueryCache(settings, {"llm": "a"}, lambda: version[0])
-    key = cache.key(QUESTION, ["m2", "m1"], 4)
-    assert key == cache.key(QUESTION.upper(), ["m1", "m2"], 4)
+    configuration = {"k": 4, "answer_prompt": "Responda. {context}"}
+    key = cache.key(QUESTION, ["m2", "m1"], configuration)
+    assert key == cache.key(QUESTION.upper(), ["m1", "m2"], dict(reversed(configuration.items())))
     variants = {
         key,
-        cache.key(QUESTION, ["m1"], 4),
-        cache.key(QUESTION, ["m2", "m1"], 3),
-        QueryCache(settings, {"llm": "b"}, lambda: version[0]).key(QUESTION, ["m2", "m1"], 4),
+        cache.key(QUESTION, ["m1"], configuration),
+        cache.key(QUESTION, ["m2", "m1"], {**configuration, "k": 3}),
+        cache.key(QUESTION, ["m2", "m1"], {**configuration, "answer_prompt": "Outra. {context}"}),
+        QueryCache(settings, {"llm": "b"}, lambda: version[0]).key(QUESTION, ["m2", "m1"], configuration),
     }
     version[0] = 8
-    variants.add(cache.key(QUESTION, ["m2", "m1"], 4))
-    assert len(variants) == 5
+    variants.add(cache.key(QUESTION, ["m2", "m1"], configuration))
+    assert len(variants) == 6
 
 
-@pytest.fixture(params=["memory", "redis"])
-def backend(request, settings):
-    if request.param == "redis":
-        return request.getfixturevalue("redis_settings")
-    return settings
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
+def backend(request):
+    fixture = {"memory": "settings", "redis": "redis_settings", "redis-cluster": "redis_cluster_settings"}
+    return request.getfixturevalue(fixture[request.param])
 
 
 @pytest.fixture
@@ -89,3 +90,22 @@ def test_clients_cannot_steer_the_servers_cache_key(client, backend):
     response = client.post("/rag/invoke", json=sneaky)
     assert response.status_code == 200
     assert response.json()["output"]["cached"] is True  # looked up as usual: the client's key was dropped
+
+
+def test_the_cache_on_a_redis_cluster_spreads_answers_over_nodes_and_clears_them_all(
+    redis_cluster_settings, embeddings
+):
+    from knowledge.services import build_services
+
+    services = build_services(redis_cluster_settings, embeddings=embeddings)
+    cache, client = services.cache, services.cache.client
+    keys = [cache.key(f"{QUESTION} ({number})", None, {"k": 4}) for number in range(30)]
+    for number, key in enumerate(keys):
+        cache.put(key, {"answer": f"resposta {number}"})
+    assert len({client.get_node_from_key(key).name for key in keys}) > 1  # the answers live on several nodes
+    assert [cache.get(key) for key in keys[:3]] == [{"answer": f"resposta {number}"} for number in range(3)]
+    assert cache.get(cache.key("Outra pergunta?", None, {"k": 4})) is None
+    assert (cache.stats()["backend"], cache.stats()["hits"], cache.stats()["misses"]) == ("redis", 3, 1)
+    assert cache.clear() == len(keys)  # found on every node by SCAN
+    assert cache.get(keys[0]) is None
+    services.catalog.close()
