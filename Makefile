@@ -10,7 +10,7 @@ export LANGGRAPH_NO_VERSION_CHECK := true
 export LANGSMITH_TRACING := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run serve api worker ingest test lint bench materials clean
+.PHONY: install run serve api worker ingest test test-containers lint bench materials clean
 
 install: $(VENV)/.installed
 
@@ -52,6 +52,11 @@ worker: install
 
 test: install $(LANGGRAPH_VENV)/.installed tests/e2e/node_modules/.installed
 	$(BIN)/python -m pytest
+
+# The real images in the real compose stack under podman (tests/containers): builds them first (cached).
+test-containers: install
+	bash tests/containers/prepare.sh
+	CONTAINERS_CONF=$(CURDIR)/tests/containers/containers.conf $(BIN)/python -m pytest -m containers tests/containers
 
 lint: install
 	$(BIN)/ruff check .

@@ -16,7 +16,8 @@ from core.settings import Settings
 async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointSaver]:
     if settings.redis_url:
         ttl = settings.checkpoint_ttl_minutes * 60 if settings.checkpoint_ttl_minutes else None
-        saver = RedisSaver.from_url(settings.redis_url, prefix=settings.redis_prefix, ttl_seconds=ttl)
+        saver = RedisSaver.from_url(settings.redis_url, cluster=settings.redis_cluster, prefix=settings.redis_prefix,
+                                    ttl_seconds=ttl)
         try:
             yield saver
         finally:

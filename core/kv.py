@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import redis.asyncio
 import redis.exceptions
+from redis.asyncio.cluster import RedisCluster
 
 from core.redis_client import UNAVAILABLE, async_client, describe
 from core.settings import Settings
@@ -170,12 +171,22 @@ class MemoryStore(KeyValueStore):
         return None
 
 
+# Opens the window on its first event, counts, and reads when the window ends, atomically on one key: one
+# command, so the same on Redis Cluster (redis-py's async cluster client runs each command of a MULTI/EXEC
+# in a thread of its own, blocking the event loop meanwhile).
+INCREMENT = """
+redis.call('SET', KEYS[1], 0, 'PX', ARGV[1], 'NX')
+return {redis.call('INCR', KEYS[1]), redis.call('PTTL', KEYS[1])}
+"""
+
+
 class RedisStore(KeyValueStore):
     backend = "redis"
 
-    def __init__(self, client: redis.asyncio.Redis, prefix: str = "dnaforca", where: str = "Redis"):
+    def __init__(self, client: redis.asyncio.Redis | RedisCluster, prefix: str = "dnaforca", where: str = "Redis"):
         super().__init__(prefix)
         self.client, self.where = client, where
+        self._increment = client.register_script(INCREMENT)
 
     @asynccontextmanager
     async def _reachable(self) -> AsyncIterator[None]:
@@ -204,11 +215,7 @@ class RedisStore(KeyValueStore):
 
     async def increment(self, key: str, window_seconds: float) -> tuple[int, float]:
         async with self._reachable():
-            pipe = self.client.pipeline(transaction=True)
-            pipe.set(key, 0, px=int(window_seconds * 1000), nx=True)  # opens the window on its first event
-            pipe.incr(key)
-            pipe.pttl(key)
-            _, count, ttl_ms = await pipe.execute()
+            count, ttl_ms = await self._increment(keys=[key], args=[int(window_seconds * 1000)])
         return int(count), max(ttl_ms, 0) / 1000
 
     @asynccontextmanager
@@ -236,5 +243,6 @@ class RedisStore(KeyValueStore):
 
 def make_store(settings: Settings) -> KeyValueStore:
     if settings.redis_url:
-        return RedisStore(async_client(settings.redis_url), settings.redis_prefix, describe(settings.redis_url))
+        client = async_client(settings.redis_url, settings.redis_cluster)
+        return RedisStore(client, settings.redis_prefix, describe(settings.redis_url))
     return MemoryStore(settings.redis_prefix)

@@ -1,7 +1,8 @@
-"""A LangGraph checkpoint saver on plain Redis (no modules), sync and async, cluster-friendly.
+"""A LangGraph checkpoint saver on plain Redis (no modules) or Redis Cluster, sync and async.
 
 Layout, for a thread T (every key of a thread shares the hash tag `{T}`, so one thread lives in one
-cluster slot and its writes can be MULTI/EXEC transactions) and a checkpoint namespace NS:
+cluster slot and its writes can be MULTI/EXEC transactions; different threads spread over the nodes) and a
+checkpoint namespace NS:
 
     P:cp:{T}:namespaces        SET   namespaces the thread has
     P:cp:{T}:ids:NS            ZSET  checkpoint ids, all scored 0 so they sort lexically (uuid6 = time order)
@@ -40,6 +41,8 @@ from langgraph.checkpoint.base import (
     writes_sort_key,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.cluster import RedisCluster
 
 from core.redis_client import async_client, sync_client
 
@@ -68,8 +71,10 @@ Plan = Generator[_Batch | _Emit, list | None, None]
 
 class _ThreadKeys:
     def __init__(self, prefix: str, thread_id: str):
-        # Percent-encoding keeps braces and colons of the thread id out of the hash tag and key structure.
-        self.base = f"{prefix}:cp:{{{quote(thread_id, safe='')}}}"
+        # Percent-encoding keeps braces and colons of the thread id out of the hash tag and key structure. An
+        # empty tag `{}` would hash each whole key to a slot of its own: the empty id is tagged `{%}`, which no
+        # percent-encoded id can be.
+        self.base = f"{prefix}:cp:{{{quote(thread_id, safe='') or '%'}}}"
         self.namespaces = f"{self.base}:namespaces"
 
     def ids(self, ns: str) -> str:
@@ -119,7 +124,7 @@ def _advance(plan: Plan, reply: list | None) -> _Batch | _Emit | None:
         return None
 
 
-def _pipeline(client: redis.Redis | redis.asyncio.Redis, batch: _Batch):
+def _pipeline(client: redis.Redis | RedisCluster | redis.asyncio.Redis | AsyncRedisCluster, batch: _Batch):
     pipe = client.pipeline(transaction=batch.atomic)
     for command in batch.commands:
         pipe.execute_command(*command)
@@ -138,8 +143,8 @@ class RedisSaver(BaseCheckpointSaver[int]):
 
     def __init__(
         self,
-        client: redis.Redis,
-        aclient: redis.asyncio.Redis,
+        client: redis.Redis | RedisCluster,
+        aclient: redis.asyncio.Redis | AsyncRedisCluster,
         *,
         prefix: str = "dnaforca",
         ttl_seconds: int | None = None,
@@ -151,8 +156,8 @@ class RedisSaver(BaseCheckpointSaver[int]):
         self._threads_key = f"{prefix}:cp:threads"
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> RedisSaver:
-        return cls(sync_client(url), async_client(url), **kwargs)
+    def from_url(cls, url: str, *, cluster: bool = False, **kwargs: Any) -> RedisSaver:
+        return cls(sync_client(url, cluster), async_client(url, cluster), **kwargs)
 
     def close(self) -> None:
         self.client.close()
@@ -177,6 +182,10 @@ class RedisSaver(BaseCheckpointSaver[int]):
                 yield step.value
                 step = _advance(plan, None)
             else:
+                # redis-py's async cluster client queues each command of a MULTI/EXEC from a fresh event loop in a
+                # thread; were that loop the one to discover the cluster, the client's connections would die with
+                # it. So the cluster is discovered here (a no-op once done, and on plain Redis).
+                await self.aclient.initialize()
                 step = _advance(plan, await _pipeline(self.aclient, step).execute())
 
     def _first(self, plan: Plan) -> Any:
@@ -370,7 +379,8 @@ class RedisSaver(BaseCheckpointSaver[int]):
             versions = checkpoint["channel_versions"]
             decoded.append((checkpoint_id, checkpoint, self.serde.loads_typed((md_kind, md_data)), parent_id))
             fields = [_blob_field(channel, version) for channel, version in versions.items()]
-            commands.append(("HMGET", keys.blobs(ns), *fields) if fields else ("ECHO", ""))
+            # Without channels, a placeholder keeps the replies paired; it names a key so a cluster can route it.
+            commands.append(("HMGET", keys.blobs(ns), *fields) if fields else ("EXISTS", keys.blobs(ns)))
             commands.append(("ZRANGEBYLEX", keys.write_ids(ns), *_write_range(checkpoint_id)))
         if not decoded:
             return

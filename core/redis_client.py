@@ -2,6 +2,10 @@
 
 A dead Redis fails fast (the caller then degrades or answers 503); a restarted one is picked up again
 without a restart of ours: a command that meets a connection the restart closed reconnects and is retried.
+With `cluster` (REDIS_CLUSTER) the URL names one node of a Redis Cluster and the clients are redis-py's cluster
+clients, which find the other nodes and route each command to the node that owns its key's slot; their
+retries (the same ones) are the cluster client's own. The sync cluster client asks a node for the cluster's
+layout as soon as it is built, so it fails then if no node answers.
 """
 
 from __future__ import annotations
@@ -9,11 +13,16 @@ from __future__ import annotations
 import redis
 import redis.asyncio
 import redis.asyncio.retry
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.cluster import RedisCluster
 
 OPTIONS = {"socket_connect_timeout": 1.0, "socket_timeout": 5.0, "health_check_interval": 15}
 RETRIES = 2
-UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError)
+# A cluster whose node for a slot is down answers CLUSTERDOWN (ClusterError); when no node answers at all,
+# redis-py raises its bare RedisClusterException (the class of its usage errors too, which tests catch).
+UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError,
+               redis.exceptions.RedisClusterException)
 
 
 def _backoff() -> ExponentialWithJitterBackoff:
@@ -24,12 +33,13 @@ def sync_options() -> dict:
     return {**OPTIONS, "retry": redis.retry.Retry(_backoff(), RETRIES)}
 
 
-def sync_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, **sync_options())
+def sync_client(url: str, cluster: bool = False) -> redis.Redis | RedisCluster:
+    return (RedisCluster if cluster else redis.Redis).from_url(url, **sync_options())
 
 
-def async_client(url: str) -> redis.asyncio.Redis:
-    return redis.asyncio.Redis.from_url(url, **OPTIONS, retry=redis.asyncio.retry.Retry(_backoff(), RETRIES))
+def async_client(url: str, cluster: bool = False) -> redis.asyncio.Redis | AsyncRedisCluster:
+    kind = AsyncRedisCluster if cluster else redis.asyncio.Redis
+    return kind.from_url(url, **OPTIONS, retry=redis.asyncio.retry.Retry(_backoff(), RETRIES))
 
 
 def describe(url: str) -> str:

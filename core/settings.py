@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, computed_field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, computed_field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.secrets import stored_secret
@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     # Redis: graph checkpoints, query cache, job queue and sessions switch to it when REDIS_URL is set.
     redis_url: str | None = None
     redis_prefix: str = "dnaforca"
+    redis_cluster: bool = Field(False, description="REDIS_URL is one node of a Redis Cluster (database 0 only)")
     checkpoint_ttl_minutes: int | None = Field(
         None, description="conversations expire this long after their last turn (Redis only; unset keeps them)"
     )
@@ -134,7 +135,11 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    rag_server_url: str = Field("http://127.0.0.1:8001", description="where the API server reaches the RAG server")
+    rag_server_url: str = Field(
+        "http://127.0.0.1:8001",
+        description="where the API server reaches the RAG server (`host:port` means http://host:port, as Render's "
+        "`hostport` property gives it)",
+    )
     rag_timeout_seconds: float = Field(180.0, description="longest the API server waits on one RAG server call")
 
     # API server: users database, tokens, limits.
@@ -174,10 +179,20 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(50, description="largest material the API server accepts")
     frontend_url: str = Field("http://localhost:3000", description="links in e-mails point here")
 
+    # Google Drive, where course staff keep materials.
+    google_drive_api_key: SecretStr | None = Field(None, description="reads folders shared publicly by link")
+    google_credentials_path: Path | None = Field(
+        None, description="a service account's or an OAuth client's credentials.json (on Render: "
+        "/etc/secrets/credentials.json); unset: DATA_DIR/credentials.json when it exists",
+    )
+
     # E-mail (password reset).
     email_host: str | None = Field(None, description="SMTP server; unset means e-mails are logged, not sent")
     email_port: int = 587
-    email_user: str | None = None
+    email_username: str | None = Field(
+        None, validation_alias=AliasChoices("EMAIL_USERNAME", "EMAIL_USER"),
+        description="SMTP login (EMAIL_USER, its earlier name, is read too)",
+    )
     email_password: SecretStr | None = None
     email_from: str = "DNA da Força <no-reply@dnadaforca.com.br>"
     email_use_tls: bool = Field(True, description="STARTTLS after connecting (EMAIL_USE_SSL for implicit TLS)")
@@ -198,6 +213,11 @@ class Settings(BaseSettings):
         if len(secret) < MIN_SECRET_CHARS:
             raise ValueError(f"{name} must have at least {MIN_SECRET_CHARS} characters")
         return value
+
+    @field_validator("rag_server_url")
+    @classmethod
+    def _with_scheme(cls, value: str) -> str:
+        return value if "://" in value else f"http://{value}"
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
@@ -270,6 +290,10 @@ class Settings(BaseSettings):
             if self.database_url.startswith(scheme):
                 return "postgresql+psycopg://" + self.database_url.removeprefix(scheme)
         return self.database_url
+
+    @property
+    def drive_credentials_path(self) -> Path:
+        return self.google_credentials_path or self.data_dir / "credentials.json"
 
     @property
     def secrets_path(self) -> Path:

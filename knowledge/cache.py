@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import redis
 from cachetools import TTLCache
+from redis.cluster import RedisCluster
 
 from core.redis_client import UNAVAILABLE
 from core.settings import Settings
@@ -44,13 +45,14 @@ class QueryCache:
         settings: Settings,
         setup: dict,
         index_version: Callable[[], int],
-        client: redis.Redis | None = None,
+        client: redis.Redis | RedisCluster | None = None,
     ):
         self.ttl = settings.query_cache_ttl_seconds
         self._index_version = index_version
         self.client = client
         self.backend = "off" if self.ttl <= 0 else ("redis" if client is not None else "memory")
         self._prefix = f"{settings.redis_prefix}:cache"
+        self._counts_key = f"{self._prefix}:counts"  # one hash: both counts are read in one command, on a cluster too
         self._memory: TTLCache = TTLCache(maxsize=max(settings.query_cache_size, 1), ttl=max(self.ttl, 1))
         self._counts: Counter = Counter()
         self._lock = threading.Lock()
@@ -74,7 +76,7 @@ class QueryCache:
             return None
         try:
             raw = self.client.get(key)
-            self.client.incr(f"{self._prefix}:{'hits' if raw is not None else 'misses'}")
+            self.client.hincrby(self._counts_key, "hits" if raw is not None else "misses")
         except UNAVAILABLE as error:
             self._unavailable(error)
             return None
@@ -112,7 +114,7 @@ class QueryCache:
         counts = dict(self._counts)
         if self.backend == "redis":
             try:
-                hits, misses = self.client.mget(f"{self._prefix}:hits", f"{self._prefix}:misses")
+                hits, misses = self.client.hmget(self._counts_key, "hits", "misses")
                 counts |= {"hits": int(hits or 0), "misses": int(misses or 0)}
             except UNAVAILABLE as error:
                 counts["unavailable"] = str(error)

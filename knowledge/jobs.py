@@ -1,4 +1,5 @@
-"""Ingestion jobs on Huey: RedisHuey when REDIS_URL is set, SqliteHuey under DATA_DIR otherwise.
+"""Ingestion jobs on Huey: RedisHuey when REDIS_URL is set (on a Redis Cluster with REDIS_CLUSTER), SqliteHuey
+under DATA_DIR otherwise.
 
 The same task code runs in a worker thread inside the RAG server (INLINE_WORKER, the embedded default)
 or in separate `dnaforca worker` processes. A job's state and progress live in the catalogue, where
@@ -22,8 +23,10 @@ from filelock import FileLock
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 from huey.consumer import Consumer
+from huey.storage import RedisStorage
+from redis.cluster import RedisCluster
 
-from core.redis_client import UNAVAILABLE, describe, sync_options
+from core.redis_client import UNAVAILABLE, describe, sync_client, sync_options
 from core.settings import Settings
 from knowledge.catalog import Job
 from knowledge.ingest import Progress, result_dicts
@@ -40,10 +43,25 @@ class QueueUnavailable(RuntimeError):
     """The job queue's storage (Redis) cannot be reached: the job was not accepted."""
 
 
+class ClusterStorage(RedisStorage):
+    """Huey's Redis storage on a Redis Cluster client. Each of its commands (and its one script) names one key,
+    and the queue's name is the hash tag of every key, so the whole queue lives in one slot, on one node."""
+
+    def redis_client(self, connection_pool: RedisCluster) -> RedisCluster:
+        return connection_pool  # RedisStorage wraps its `connection_pool` in a client: here it is the client
+
+    def clean_name(self, name: str) -> str:
+        return f"{{{super().clean_name(name)}}}"
+
+
 def make_huey(settings: Settings) -> Huey:
+    name = f"{settings.redis_prefix}-jobs"
+    if settings.redis_url and settings.redis_cluster:
+        client = sync_client(settings.redis_url, cluster=True)
+        return Huey(name, storage_class=ClusterStorage, connection_pool=client, results=False)
     if settings.redis_url:
         pool = redis.ConnectionPool.from_url(settings.redis_url, **sync_options())
-        return RedisHuey(f"{settings.redis_prefix}-jobs", connection_pool=pool, results=False)
+        return RedisHuey(name, connection_pool=pool, results=False)
     settings.queue_path.parent.mkdir(parents=True, exist_ok=True)
     return SqliteHuey("dnaforca-jobs", filename=str(settings.queue_path), results=False)
 

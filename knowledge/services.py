@@ -48,7 +48,7 @@ def build_services(settings: Settings, embeddings: Embeddings | None = None) -> 
     embeddings = embeddings or make_embeddings(settings)
     catalog = Catalog(settings.catalog_path)
     index = VectorIndex(settings, embeddings_name(embeddings), version_seen=catalog.index_version())
-    client = sync_client(settings.redis_url) if settings.redis_url else None
+    client = sync_client(settings.redis_url, settings.redis_cluster) if settings.redis_url else None
     chat_models = ChatModels(settings)
     setup = {"llm": chat_models.provider, "embeddings": embeddings_name(embeddings)}
     return Services(

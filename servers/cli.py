@@ -174,6 +174,43 @@ def create_admin(
 
 
 @app.command()
+def backup(output: str = typer.Argument(..., help="the archive to write, `-` for standard output")) -> None:
+    """Write a backup (the API server's database and the RAG server's materials, vectors and catalogue) as the
+    API server's GET /maintenance/backup does; run where the API server runs (it asks RAG_SERVER_URL)."""
+    import asyncio
+    import sys
+    import tempfile
+
+    from core.settings import get_settings
+    from servers.api import db
+    from servers.api.backup import write_backup
+    from servers.api.rag_client import RagClient, RagError, RagUnavailable
+
+    async def write(folder: Path) -> Path:
+        rag = RagClient(get_settings())
+        engine, sessions = db.open_database(get_settings())
+        try:
+            with sessions() as session:
+                return await write_backup(rag, session, folder)
+        finally:
+            await rag.close()
+            engine.dispose()
+
+    with tempfile.TemporaryDirectory(prefix="dnaforca-backup-") as folder:
+        try:
+            archive = asyncio.run(write(Path(folder)))
+        except (RagError, RagUnavailable) as error:
+            typer.echo(f"backup failed: {error}", err=True)
+            raise typer.Exit(1) from None
+        if output == "-":
+            with archive.open("rb") as handle:
+                shutil.copyfileobj(handle, sys.stdout.buffer)
+        else:
+            shutil.copyfile(archive, output)
+            typer.echo(f"backup written to {output} ({Path(output).stat().st_size} bytes)", err=True)
+
+
+@app.command()
 def worker() -> None:
     """Run ingestion jobs from the queue (RedisHuey with REDIS_URL, else SqliteHuey under DATA_DIR)."""
     import logging

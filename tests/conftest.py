@@ -34,7 +34,8 @@ os.environ.update(
         "ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
     }
 )
-for variable in ("OPENAI_API_KEY", "GEMINI_API_KEY", "CHROMA_PERSIST_DIR", "MATERIALS_DIR", "REDIS_URL"):
+for variable in ("OPENAI_API_KEY", "GEMINI_API_KEY", "CHROMA_PERSIST_DIR", "MATERIALS_DIR", "REDIS_URL",
+                 "REDIS_CLUSTER"):
     os.environ.pop(variable, None)
 
 
@@ -136,6 +137,30 @@ def redis_settings(settings, redis_url, redis_prefix, monkeypatch):
 
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("REDIS_PREFIX", redis_prefix)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory) -> str:
+    """A real Redis Cluster for the session: three masters of Debian's redis-server on loopback ports."""
+    from tests.support.redis_cluster import redis_cluster
+
+    with redis_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster.url
+
+
+@pytest.fixture
+def redis_cluster_settings(settings, redis_cluster_url, monkeypatch):
+    """`settings` on the Redis Cluster (REDIS_CLUSTER=true), under a key prefix of the test's own."""
+    import uuid
+
+    from core.settings import get_settings
+
+    monkeypatch.setenv("REDIS_URL", redis_cluster_url)
+    monkeypatch.setenv("REDIS_CLUSTER", "true")
+    monkeypatch.setenv("REDIS_PREFIX", f"test-{uuid.uuid4().hex[:12]}")
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()

@@ -1,17 +1,22 @@
-"""The API server's part of a backup: every table as JSON (portable between SQLite and PostgreSQL)."""
+"""Backups: every table as JSON (portable between SQLite and PostgreSQL) beside the RAG server's archive."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import tarfile
+from datetime import UTC, datetime
 from enum import Enum
+from pathlib import Path
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from servers.api.models import Base, UtcDateTime
+from servers.api.rag_client import RagClient
 
 FORMAT = 1
+DATABASE_MEMBER, RAG_MEMBER = "database.json", "rag.tar.gz"
 
 
 def _plain(value: object) -> object:
@@ -27,6 +32,25 @@ def dump_database(session: Session) -> bytes:
                            for row in session.execute(select(table)).mappings()]
               for table in Base.metadata.sorted_tables}
     return json.dumps({"format": FORMAT, "tables": tables}, ensure_ascii=False).encode()
+
+
+async def write_backup(rag: RagClient, session: Session, folder: Path) -> Path:
+    """One archive in `folder`: the database (`database.json`) and the RAG server's materials, vectors and
+    catalogue (`rag.tar.gz`)."""
+    rag_archive = folder / RAG_MEMBER
+    response = await rag.open_stream("GET", "/backup")
+    try:
+        with rag_archive.open("wb") as handle:
+            async for block in response.aiter_bytes():
+                handle.write(block)
+    finally:
+        await response.aclose()
+    (folder / DATABASE_MEMBER).write_bytes(await run_in_threadpool(dump_database, session))
+    archive = folder / f"dnaforca-backup-{datetime.now(UTC):%Y%m%d-%H%M%S}.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder / DATABASE_MEMBER, arcname=DATABASE_MEMBER)
+        tar.add(rag_archive, arcname=RAG_MEMBER)
+    return archive
 
 
 def read_dump(raw: bytes) -> dict[str, list[dict]]:

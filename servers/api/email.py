@@ -33,8 +33,8 @@ def _send(settings: Settings, message: EmailMessage) -> None:
     with kind(settings.email_host, settings.email_port, timeout=settings.email_timeout_seconds) as smtp:
         if settings.email_use_tls and not settings.email_use_ssl:
             smtp.starttls(context=ssl.create_default_context())
-        if settings.email_user and settings.email_password:
-            smtp.login(settings.email_user, settings.email_password.get_secret_value())
+        if settings.email_username and settings.email_password:
+            smtp.login(settings.email_username, settings.email_password.get_secret_value())
         smtp.send_message(message)
 
 

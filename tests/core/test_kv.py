@@ -6,16 +6,20 @@ import asyncio
 import time
 
 import pytest
+from redis.asyncio.cluster import RedisCluster
 
 from core.kv import LockTimeout, MemoryStore, RedisStore, StoreUnavailable, make_store
 from core.redis_client import async_client
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 def make(request):
     """A factory (stores are built inside each test's event loop)."""
     if request.param == "memory":
         return MemoryStore
+    if request.param == "redis-cluster":
+        settings = request.getfixturevalue("redis_cluster_settings")
+        return lambda: make_store(settings)
     url = request.getfixturevalue("redis_url")
     prefix = request.getfixturevalue("redis_prefix")
     return lambda: RedisStore(async_client(url), prefix)
@@ -148,6 +152,11 @@ def test_unreachable_redis_is_reported_as_store_unavailable():
 
 def test_make_store_uses_redis_only_when_configured(settings, redis_settings):
     assert make_store(redis_settings).backend == "redis"
+
+
+def test_make_store_uses_a_cluster_client_with_redis_cluster(redis_cluster_settings):
+    store = make_store(redis_cluster_settings)
+    assert store.backend == "redis" and isinstance(store.client, RedisCluster)
 
 
 def test_make_store_defaults_to_memory(settings):

@@ -3,7 +3,6 @@ schemathesis against both OpenAPI schemas (no 5xx, responses match their schemas
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from core.redis_checkpoint import RedisSaver
 from tests.conftest import AUTH, REPO, SAMPLES, SERVICE_TOKEN
 from tests.integration.conftest import wait_for_rag_job
 from tests.support.processes import API_APP, RAG_APP, server_environment, uvicorn_process
+from tests.support.sse import stream_chat
 
 PASSWORD = "senha-forte-123"
 ADMIN = "admin@dnadaforca.com.br"
@@ -47,20 +47,6 @@ def servers(tmp_path_factory, redis_url):
         if keys:
             client.delete(*keys)
         client.close()
-
-
-def _stream(client: httpx.Client, body: dict, token: str) -> list[tuple[str, dict]]:
-    events, kind = [], None
-    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
-    with client.stream("POST", "/chat-auth", json=body, headers=headers) as response:
-        assert response.status_code == 200, response.read()
-        assert response.headers["x-accel-buffering"] == "no"
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                kind = line.removeprefix("event: ")
-            elif line.startswith("data: "):
-                events.append((kind, json.loads(line.removeprefix("data: "))))
-    return events
 
 
 @pytest.fixture
@@ -94,7 +80,7 @@ def test_student_journey_across_both_processes(servers, pdf_with_a_fact):
             assert time.monotonic() < deadline, "the uploaded PDF was not processed"
             time.sleep(0.2)
 
-        events = _stream(client, {"message": "Quantos minutos de mobilidade de quadril antes do agachamento?"},
+        events = stream_chat(client, {"message": "Quantos minutos de mobilidade de quadril antes do agachamento?"},
                          student["access_token"])
         kinds = [kind for kind, _ in events]
         assert kinds[0] == "sources" and kinds[-1] == "done" and "token" in kinds
@@ -102,7 +88,7 @@ def test_student_journey_across_both_processes(servers, pdf_with_a_fact):
         assert "protocolo-de-mobilidade.pdf" in {source["source"] for source in done["sources"]}
         assert "7 minutos" in done["answer"]
 
-        follow_up = _stream(client, {"message": "E depois do treino?", "conversation_id": done["conversation_id"]},
+        follow_up = stream_chat(client, {"message": "E depois do treino?", "conversation_id": done["conversation_id"]},
                             student["access_token"])
         assert follow_up[-1][0] == "done"
         # The RAG server remembered the first turn under the thread the API server derived for this conversation.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import signal
 import subprocess
@@ -10,15 +11,18 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
+from redis.cluster import RedisCluster
+from redis.crc import key_slot
 
-from knowledge.jobs import JobQueue
+from knowledge.jobs import ClusterStorage, JobQueue
 from tests.conftest import AUTH, REPO
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-def queue_settings(request, settings):
-    """Both backends: SqliteHuey under DATA_DIR (no REDIS_URL) and RedisHuey."""
-    return request.getfixturevalue("redis_settings") if request.param == "redis" else settings
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster"])
+def queue_settings(request):
+    """Every backend: SqliteHuey under DATA_DIR (no REDIS_URL), RedisHuey, and Huey on a Redis Cluster."""
+    fixture = {"sqlite": "settings", "redis": "redis_settings", "redis-cluster": "redis_cluster_settings"}
+    return request.getfixturevalue(fixture[request.param])
 
 
 @pytest.fixture
@@ -68,6 +72,18 @@ def test_a_stalled_job_is_requeued_then_failed_after_its_attempts(queue_services
     assert queue.requeue_stalled() == []
     failed = catalog.job(job.id)
     assert failed.state == "failed" and "stopped 3 times" in failed.error
+
+
+def test_on_a_redis_cluster_the_queue_lives_in_one_slot_and_its_schedule_script_runs(redis_cluster_settings):
+    storage = JobQueue(redis_cluster_settings).huey.storage
+    assert isinstance(storage, ClusterStorage) and isinstance(storage.conn, RedisCluster)
+    keys = [storage.queue_key, storage.schedule_key, storage.result_key, storage.counter_key]
+    assert len({key_slot(key.encode()) for key in keys}) == 1
+    storage.enqueue(b"job")
+    assert (storage.queue_size(), storage.dequeue(), storage.queue_size()) == (1, b"job", 0)
+    storage.add_to_schedule(b"later", datetime.datetime.now() - datetime.timedelta(seconds=1))
+    assert storage.read_schedule(datetime.datetime.now()) == [b"later"]  # the Lua script, on the queue's node
+    storage.conn.close()
 
 
 def _worker(env: dict) -> subprocess.Popen:

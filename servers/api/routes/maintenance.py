@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import shutil
-import tarfile
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,12 +13,11 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from core.archives import UnsafeArchive, safe_extract
-from servers.api.backup import dump_database, load_database, read_dump
+from servers.api.backup import DATABASE_MEMBER, RAG_MEMBER, load_database, read_dump, write_backup
 from servers.api.deps import RagDep, SessionDep, require_admin
 from servers.api.schemas import JobAccepted
 from servers.uploads import save_upload
 
-DATABASE_MEMBER, RAG_MEMBER = "database.json", "rag.tar.gz"
 RESTORE_LIMIT = 50 * 2**30
 # database.json is read into memory and parsed whole.
 DATABASE_LIMIT = 2**30
@@ -48,19 +45,7 @@ async def backup(rag: RagDep, session: SessionDep) -> FileResponse:
     (`rag.tar.gz`)."""
     folder = Path(tempfile.mkdtemp(prefix="dnaforca-backup-"))
     try:
-        rag_archive = folder / RAG_MEMBER
-        response = await rag.open_stream("GET", "/backup")
-        try:
-            with rag_archive.open("wb") as handle:
-                async for block in response.aiter_bytes():
-                    handle.write(block)
-        finally:
-            await response.aclose()
-        (folder / DATABASE_MEMBER).write_bytes(await run_in_threadpool(dump_database, session))
-        archive = folder / f"dnaforca-backup-{datetime.now(UTC):%Y%m%d-%H%M%S}.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
-            tar.add(folder / DATABASE_MEMBER, arcname=DATABASE_MEMBER)
-            tar.add(rag_archive, arcname=RAG_MEMBER)
+        archive = await write_backup(rag, session, folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
