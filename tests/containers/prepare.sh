@@ -2,7 +2,7 @@
 # Everything `make test-containers` needs on a Debian machine without a Docker engine or a registry: podman
 # (runc, netavark, aardvark-dns, iptables), a local bookworm base image, and the product's images built from the
 # Dockerfile with BASE_IMAGE set to it (without the local chat model: the extractive answerer answers), plus
-# stand-ins for the redis and nginx images that cannot be pulled.
+# stand-ins for the redis and haproxy images that cannot be pulled.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CONTAINERS_CONF=$PWD/tests/containers/containers.conf
@@ -33,7 +33,7 @@ for target in rag worker api; do
   "${build[@]}" --quiet --target "$target" -t "localhost/dnaforca-$target" . >/dev/null
   echo "  built in $((SECONDS - start)) s, $(podman image inspect --format '{{.Size}}' "localhost/dnaforca-$target" | numfmt --to=si)B"
 done
-for stand_in in redis nginx; do
+for stand_in in redis haproxy; do
   "${build[@]}" --quiet -f "tests/containers/$stand_in.Dockerfile" -t "localhost/dnaforca-test-$stand_in" \
     tests/containers >/dev/null
 done

@@ -1,8 +1,7 @@
 """The real images in the real compose stack (podman + podman-compose), driven through scripts/deploy.sh:
 register, log in, upload, the worker container indexes, a streamed answer through the API container cites the
-file; a restarted RAG server continues a conversation from Redis; a backup comes out of the script.
-(Replicas behind the proxy are not run here: podman-compose 1.6 starts one container per service whatever
-`scale:` says, and takes a single --scale flag.)
+file; then two RAG, API and worker replicas behind the proxy, both RAG replicas answering; restarted RAG
+servers continue a conversation from Redis; a backup comes out of the script.
 
 Run by `make test-containers` (tests/containers/prepare.sh builds the images first), not by `make test`.
 """
@@ -24,15 +23,16 @@ import httpx
 import pytest
 
 from tests.conftest import REPO
+from tests.support.documents import one_page_pdf
 from tests.support.sse import stream_chat
 
 pytestmark = pytest.mark.containers
 
-PORTS = {"API_PUBLISHED_PORT": 18000, "RAG_PUBLISHED_PORT": 18001}
+PORTS = {"API_PUBLISHED_PORT": 18000, "RAG_PUBLISHED_PORT": 18001, "PROXY_API_PORT": 18080, "PROXY_RAG_PORT": 18081}
 ADMIN, PASSWORD = "admin@dnadaforca.com.br", "senha-forte-123"
 STUDENT = "aluna@example.com"
 FILES = ["docker-compose.yml", "docker-compose.override.yml", "compose.scale.yml", "env.example",
-         "scripts/deploy.sh", "deploy/nginx.conf"]
+         "scripts/deploy.sh", "deploy/haproxy.cfg"]
 # Run inside the RAG container: the messages of one conversation's latest checkpoint, read with the product's saver.
 CHECKPOINT_MESSAGES = """
 import json, sys
@@ -125,18 +125,6 @@ def _login(client: httpx.Client, email: str) -> str:
     return response.json()["access_token"]
 
 
-def _lesson_pdf() -> bytes:
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("Helvetica", size=12)
-    pdf.multi_cell(0, 8, "Aquecimento para o levantamento terra\n"
-                         "Antes do levantamento terra, faça 6 minutos de mobilidade de tornozelo e quadril, "
-                         "seguidos de duas séries leves com a barra vazia.")
-    return bytes(pdf.output())
-
-
 def test_deploy_writes_secrets_and_runs_unprivileged_healthy_containers(stack):
     result = stack.deploy_script("deploy", "--no-build")
     assert "API server: healthy" in result.stdout and "RAG server: healthy" in result.stdout
@@ -160,8 +148,11 @@ def test_upload_indexed_by_the_worker_and_a_streamed_cited_answer(stack):
     with httpx.Client(base_url=f"http://127.0.0.1:{PORTS['API_PUBLISHED_PORT']}", timeout=120) as client:
         assert client.post("/auth/register", json={"email": STUDENT, "password": PASSWORD}).status_code == 201
         admin, student = _login(client, ADMIN), _login(client, STUDENT)
+        lesson = one_page_pdf("Aquecimento para o levantamento terra",
+                              "Antes do levantamento terra, faça 6 minutos de mobilidade de tornozelo e quadril, "
+                              "seguidos de duas séries leves com a barra vazia.")
         upload = client.post("/materials", headers={"Authorization": f"Bearer {admin}"},
-                             files={"files": ("aquecimento-terra.pdf", _lesson_pdf())})
+                             files={"files": ("aquecimento-terra.pdf", lesson)})
         assert upload.status_code == 201, upload.text
         job_id = upload.json()["job_id"]
         deadline = time.monotonic() + 180
@@ -184,11 +175,28 @@ def test_upload_indexed_by_the_worker_and_a_streamed_cited_answer(stack):
                            thread_id=f"{me['id']}.{done['conversation_id']}")
 
 
+def test_replicas_behind_the_proxy_all_answer(stack):
+    stack.deploy_script("deploy", "--no-build", "--scale", "2")
+    rag_replicas = stack.containers("rag-server")
+    assert len(rag_replicas) == 2 and len(stack.containers("api-server")) == 2 and len(stack.containers("worker")) == 2
+    service = {"Authorization": f"Bearer {stack.env('RAG_SERVICE_TOKEN')}"}
+    with httpx.Client(base_url=f"http://127.0.0.1:{PORTS['PROXY_RAG_PORT']}", timeout=120) as rag:
+        for number in range(8):
+            response = rag.post("/query", json={"question": f"{QUESTION} ({number})"}, headers=service)
+            assert response.status_code == 200, response.text
+            assert "aquecimento-terra.pdf" in {source["source"] for source in response.json()["sources"]}
+    for replica in rag_replicas:
+        assert "POST /query" in stack.logs(replica), f"{replica} answered no question"
+    # The servers' own ports are not published when they run as replicas.
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{PORTS['API_PUBLISHED_PORT']}/health", timeout=5)
+
+
 def test_a_conversation_continues_after_the_rag_servers_restart(stack):
     restart = subprocess.run(["podman", "restart", *stack.containers("rag-server")], capture_output=True, text=True,
                              env=_compose_environment(), timeout=120)
     assert restart.returncode == 0, restart.stderr
-    with httpx.Client(base_url=f"http://127.0.0.1:{PORTS['API_PUBLISHED_PORT']}", timeout=120) as client:
+    with httpx.Client(base_url=f"http://127.0.0.1:{PORTS['PROXY_API_PORT']}", timeout=120) as client:
         deadline = time.monotonic() + 180
         while client.get("/status").json().get("status") != "ok":
             assert time.monotonic() < deadline, "the RAG servers did not come back"
@@ -197,7 +205,7 @@ def test_a_conversation_continues_after_the_rag_servers_restart(stack):
                                          "conversation_id": stack.state["conversation_id"]}, stack.state["student"])
         assert follow_up[-1][0] == "done"
     # The conversation's checkpoint in the Redis container holds both turns, the one from before the restart too.
-    [rag] = stack.containers("rag-server")
+    rag = stack.containers("rag-server")[0]
     read = stack.podman("exec", rag, "python", "-c", CHECKPOINT_MESSAGES, stack.state["thread_id"])
     assert read.returncode == 0, read.stderr
     messages = json.loads(read.stdout)
@@ -214,4 +222,4 @@ def test_backup_and_logs_through_the_script(stack):
             assert any(name.endswith("aquecimento-terra.pdf") for name in rag.getnames())
     logs = stack.deploy_script("logs", "rag")
     assert "Uvicorn running" in logs.stdout + logs.stderr
-    assert "API server: healthy" in stack.deploy_script("status").stdout
+    assert "API server (via proxy): healthy" in stack.deploy_script("status").stdout

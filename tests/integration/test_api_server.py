@@ -17,6 +17,7 @@ import redis
 from core.redis_checkpoint import RedisSaver
 from tests.conftest import AUTH, REPO, SAMPLES, SERVICE_TOKEN
 from tests.integration.conftest import wait_for_rag_job
+from tests.support.documents import one_page_pdf
 from tests.support.processes import API_APP, RAG_APP, server_environment, uvicorn_process
 from tests.support.sse import stream_chat
 
@@ -51,15 +52,9 @@ def servers(tmp_path_factory, redis_url):
 
 @pytest.fixture
 def pdf_with_a_fact() -> bytes:
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("Helvetica", size=12)
-    pdf.multi_cell(0, 8, "Protocolo de mobilidade antes do agachamento\n"
-                         "Antes do agachamento, faça 7 minutos de mobilidade de quadril e tornozelo, com "
-                         "movimentos lentos e controlados. Depois do treino, alongue por 5 minutos.")
-    return bytes(pdf.output())
+    return one_page_pdf("Protocolo de mobilidade antes do agachamento",
+                        "Antes do agachamento, faça 7 minutos de mobilidade de quadril e tornozelo, com movimentos "
+                        "lentos e controlados. Depois do treino, alongue por 5 minutos.")
 
 
 def test_student_journey_across_both_processes(servers, pdf_with_a_fact):
