@@ -24,6 +24,7 @@ def source_list(passages: Sequence[Passage]) -> list[dict]:
             "source": passage.source,
             "page": passage.page,
             "location": passage.location,
+            "url": passage.url,
             "text": passage.text,
             "score": round(passage.score, 6),
         }
@@ -37,7 +38,7 @@ def passages_from_sources(sources: Sequence[dict]) -> list[Passage]:
         Passage(
             id=str(index),
             text=source["text"],
-            metadata={key: source[key] for key in ("material_id", "source", "page", "location") if source.get(key)},
+            metadata={key: source[key] for key in ("material_id", "source", "page", "location", "url") if source.get(key)},
             score=source["score"],
         )
         for index, source in enumerate(sources)

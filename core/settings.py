@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -185,6 +186,16 @@ class Settings(BaseSettings):
         None, description="a service account's or an OAuth client's credentials.json (on Render: "
         "/etc/secrets/credentials.json); unset: DATA_DIR/credentials.json when it exists",
     )
+    google_token_path: Path | None = Field(
+        None, description="where an OAuth client's token.json is kept; unset: beside the credentials when that "
+        "folder is writable, DATA_DIR/token.json otherwise (Render's secret files are read-only)",
+    )
+    google_api_endpoint: str | None = Field(None, description="Drive API root URL; unset: Google's (for proxies and tests)")
+    drive_sync_interval_minutes: int = Field(
+        15, ge=0, description="minutes between scheduled Google Drive syncs; 0 syncs only when asked (POST /drive/sync)"
+    )
+    drive_retries: int = Field(5, ge=0, le=10, description="retries of a Drive call on 429, 403 rate limits and 5xx "
+                               "(exponential backoff with jitter)")
 
     # E-mail (password reset).
     email_host: str | None = Field(None, description="SMTP server; unset means e-mails are logged, not sent")
@@ -294,6 +305,13 @@ class Settings(BaseSettings):
     @property
     def drive_credentials_path(self) -> Path:
         return self.google_credentials_path or self.data_dir / "credentials.json"
+
+    @property
+    def drive_token_path(self) -> Path:
+        if self.google_token_path:
+            return self.google_token_path
+        beside = self.drive_credentials_path.parent
+        return beside / "token.json" if os.access(beside, os.W_OK) else self.data_dir / "token.json"
 
     @property
     def secrets_path(self) -> Path:

@@ -16,6 +16,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from core.settings import Settings
 from knowledge.catalog import Catalog, Material
+from knowledge.origins import origin_of
 from knowledge.vectorstore import EmbeddingModelMismatch, VectorIndex
 from loaders.base import LoaderError
 from loaders.isolation import isolated_load_file, warm_up
@@ -93,7 +94,8 @@ class Ingestor:
             return []
         return sorted(path for path in self.materials_dir.rglob("*") if is_material(path))
 
-    def chunk(self, material_id: str, file_name: str, sha256: str, documents: Iterable[Document]) -> list[Document]:
+    def chunk(self, material_id: str, file_name: str, sha256: str, documents: Iterable[Document],
+              url: str | None = None) -> list[Document]:
         chunks: list[Document] = []
         seen: Counter[str] = Counter()
         for document in documents:
@@ -116,6 +118,8 @@ class Ingestor:
                     "content_hash": content_hash,
                     "chunk_index": len(chunks),
                 }
+                if url:
+                    metadata["url"] = url  # the Drive file a citation links to
                 metadata["location"] = location_label(metadata)
                 chunks.append(Document(id=chunk_id, page_content=piece, metadata=metadata))
         return chunks
@@ -151,7 +155,9 @@ class Ingestor:
         try:
             self.index.check_embedding_model()
             # A parser over a budget, crashing or hanging fails this file alone (LoaderError), in a child process.
-            chunks = self.chunk(material_id, path.name, sha256, isolated_load_file(path, self.settings))
+            origin = origin_of(path)
+            chunks = self.chunk(material_id, path.name, sha256, isolated_load_file(path, self.settings),
+                                url=origin.url if origin else None)
             existing = self.index.ids_of_material(material_id)
             fresh = [chunk for chunk in chunks if chunk.id not in existing]
             stale = existing - {chunk.id for chunk in chunks}

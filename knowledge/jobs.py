@@ -1,5 +1,4 @@
-"""Ingestion jobs on Huey: RedisHuey when REDIS_URL is set (on a Redis Cluster with REDIS_CLUSTER), SqliteHuey
-under DATA_DIR otherwise.
+"""Ingestion jobs on a Huey queue (core/queue.py: Redis when REDIS_URL is set, SQLite under DATA_DIR otherwise).
 
 The same task code runs in a worker thread inside the RAG server (INLINE_WORKER, the embedded default)
 or in separate `dnaforca worker` processes. A job's state and progress live in the catalogue, where
@@ -18,15 +17,12 @@ import time
 import uuid
 from pathlib import Path
 
-import redis
 from filelock import FileLock
-from huey import RedisHuey, SqliteHuey, crontab
-from huey.api import Huey
+from huey import crontab
 from huey.consumer import Consumer
-from huey.storage import RedisStorage
-from redis.cluster import RedisCluster
 
-from core.redis_client import UNAVAILABLE, describe, sync_client, sync_options
+from core.queue import InlineConsumer, make_huey
+from core.redis_client import UNAVAILABLE, describe
 from core.settings import Settings
 from knowledge.catalog import Job
 from knowledge.ingest import Progress, result_dicts
@@ -43,40 +39,10 @@ class QueueUnavailable(RuntimeError):
     """The job queue's storage (Redis) cannot be reached: the job was not accepted."""
 
 
-class ClusterStorage(RedisStorage):
-    """Huey's Redis storage on a Redis Cluster client. Each of its commands (and its one script) names one key,
-    and the queue's name is the hash tag of every key, so the whole queue lives in one slot, on one node."""
-
-    def redis_client(self, connection_pool: RedisCluster) -> RedisCluster:
-        return connection_pool  # RedisStorage wraps its `connection_pool` in a client: here it is the client
-
-    def clean_name(self, name: str) -> str:
-        return f"{{{super().clean_name(name)}}}"
-
-
-def make_huey(settings: Settings) -> Huey:
-    name = f"{settings.redis_prefix}-jobs"
-    if settings.redis_url and settings.redis_cluster:
-        client = sync_client(settings.redis_url, cluster=True)
-        return Huey(name, storage_class=ClusterStorage, connection_pool=client, results=False)
-    if settings.redis_url:
-        pool = redis.ConnectionPool.from_url(settings.redis_url, **sync_options())
-        return RedisHuey(name, connection_pool=pool, results=False)
-    settings.queue_path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("dnaforca-jobs", filename=str(settings.queue_path), results=False)
-
-
-class InlineConsumer(Consumer):
-    """A consumer living inside the RAG server: the server, not Huey, owns the process's signals."""
-
-    def _set_signal_handlers(self) -> None:
-        return None
-
-
 class JobQueue:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.huey = make_huey(settings)
+        self.huey = make_huey(settings, "jobs", settings.queue_path)
         self._task = self.huey.task(name="ingest")(self.run)
         self.huey.periodic_task(crontab(minute="*"), name="requeue_stalled")(self.requeue_stalled)
         self._inline: InlineConsumer | None = None

@@ -45,6 +45,11 @@ class Passage:
     def location(self) -> str:
         return self.metadata.get("location", "")
 
+    @property
+    def url(self) -> str | None:
+        """The material's own web page (a Google Drive file), when it has one."""
+        return self.metadata.get("url")
+
 
 class Bm25Index:
     """A bm25s index over every chunk, rebuilt when the catalogue's index version moves."""

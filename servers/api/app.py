@@ -15,6 +15,8 @@ from core.kv import make_store
 from core.settings import Settings, get_settings
 from servers.api import db
 from servers.api.accounts import ensure_admin
+from servers.api.drive.credentials import drive_configured
+from servers.api.drive.queue import DriveQueue
 from servers.api.errors import add_exception_handlers
 from servers.api.proxies import trusted_networks
 from servers.api.rag_client import RagClient
@@ -46,8 +48,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.kv = make_store(settings)
         app.state.rag = RagClient(settings)
         app.state.tokens = Tokens(settings)
+        app.state.drive = DriveQueue(settings, app.state.sessions)
+        if drive_configured(settings):
+            app.state.drive.start_inline()
         app.state.started_at = time.time()
         yield
+        app.state.drive.stop_inline()
         await app.state.rag.close()
         await app.state.kv.close()
         engine.dispose()

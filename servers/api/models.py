@@ -102,3 +102,41 @@ class Upload(Base):
     size: Mapped[int] = mapped_column(Integer)
     uploaded_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DriveFolder(Base):
+    """A Google Drive folder whose files (subfolders included) are kept in the knowledge base."""
+
+    __tablename__ = "drive_folders"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # the Drive folder id
+    name: Mapped[str] = mapped_column(String(500))
+    drive_id: Mapped[str | None] = mapped_column(String(200))  # the shared drive holding it, if any
+    added_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DriveFile(Base):
+    """A Drive file the sync has sent to the knowledge base (or tried to): the version it sent, and why not."""
+
+    __tablename__ = "drive_files"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # the Drive file id
+    folder_id: Mapped[str] = mapped_column(String(200), index=True)  # the watched folder it was found under
+    shortcut_id: Mapped[str | None] = mapped_column(String(200), index=True)  # reached through this shortcut
+    name: Mapped[str] = mapped_column(String(500))
+    mime_type: Mapped[str] = mapped_column(String(200))
+    revision: Mapped[str | None] = mapped_column(String(100))  # md5 or version last sent (None: not sent yet)
+    material_id: Mapped[str | None] = mapped_column(String(64))
+    web_link: Mapped[str | None] = mapped_column(String(2048))
+    error: Mapped[str | None] = mapped_column(Text)
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DriveState(Base):
+    """The sync's bookkeeping: page tokens per drive, folders seen, the last run."""
+
+    __tablename__ = "drive_state"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSON)

@@ -12,6 +12,7 @@ class Source(BaseModel):
     source: str
     page: int | None = None
     location: str = ""
+    url: str | None = Field(None, description="the material's web page (its Google Drive file), when it has one")
     text: str
     score: float
 
@@ -76,6 +77,8 @@ class MaterialOut(BaseModel):
     error: str | None
     chunks: int
     updated_at: float | None
+    drive_id: str | None = Field(None, description="the Google Drive file it is kept in step with")
+    url: str | None = Field(None, description="the Drive file's web page")
 
 
 class UploadOut(BaseModel):

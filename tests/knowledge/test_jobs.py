@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
-from knowledge.jobs import ClusterStorage, JobQueue
+from core.queue import ClusterStorage
+from knowledge.jobs import JobQueue
 from tests.conftest import AUTH, REPO
 
 

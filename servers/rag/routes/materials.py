@@ -1,4 +1,5 @@
-"""Course materials in MATERIALS_DIR: list with processing state, upload (queues indexing), download, delete."""
+"""Course materials in MATERIALS_DIR: list with processing state, upload (queues indexing), download, delete;
+Google Drive files kept in step by the API server's sync (one folder per Drive file, with its link)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, UploadFile, status
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
+from fastapi import Path as FastAPIPath
 from fastapi.responses import FileResponse
 
 from knowledge.ingest import material_id_for
+from knowledge.origins import Origin, drive_folder, forget_origin, is_web_link, origin_of, write_origin
 from knowledge.services import Services
 from servers.rag.deps import JobsDep, ServicesDep
 from servers.rag.schemas import DeleteOut, MaterialOut, UploadOut
@@ -18,6 +21,14 @@ from servers.rag.security import ServiceToken
 from servers.uploads import material_names, save_upload
 
 router = APIRouter(prefix="/materials", tags=["materials"], dependencies=ServiceToken)
+DriveFileId = Annotated[str, FastAPIPath(pattern=r"^[A-Za-z0-9_-]{1,200}$", description="a Google Drive file id")]
+
+
+def _with_origin(material: MaterialOut, root: Path) -> MaterialOut:
+    origin = origin_of(root / material.path)
+    if origin is not None:
+        material.drive_id, material.url = origin.drive_id, origin.url
+    return material
 
 
 def all_materials(services: Services) -> list[MaterialOut]:
@@ -31,7 +42,8 @@ def all_materials(services: Services) -> list[MaterialOut]:
                 id=material_id, path=relative, file_name=path.name, size=path.stat().st_size, sha256=None,
                 status="pending", error=None, chunks=0, updated_at=None,
             )
-    return sorted(known.values(), key=lambda material: material.path)
+    root = services.settings.materials_path
+    return sorted((_with_origin(material, root) for material in known.values()), key=lambda material: material.path)
 
 
 def _find(material_id: str, services: Services) -> tuple[MaterialOut, Path]:
@@ -68,6 +80,7 @@ def delete_material(material_id: str, services: ServicesDep) -> DeleteOut:
     result = services.ingestor.delete(material_id, remove_file=True)
     if path.resolve().is_relative_to(services.settings.materials_path.resolve()):
         path.unlink(missing_ok=True)
+        forget_origin(path.parent)
     return DeleteOut(material_id=material_id, file_name=material.file_name,
                      vectors_removed=result.removed if result else 0)
 
@@ -101,3 +114,39 @@ async def upload_materials(
     job = jobs.submit(relative) if process else None
     materials = {material.path: material for material in all_materials(services)}
     return UploadOut(materials=[materials[name] for name in relative], job_id=job.id if job else None)
+
+
+@router.put("/drive/{drive_id}")
+async def put_drive_file(
+    drive_id: DriveFileId,
+    services: ServicesDep,
+    jobs: JobsDep,
+    file: Annotated[UploadFile, File(description="the Drive file's current content (exported for Google types)")],
+    url: Annotated[str | None, Form(description="the Drive file's web page (https), cited with it")] = None,
+    process: bool = True,
+) -> UploadOut:
+    """The current version of a Google Drive file, as MATERIALS_DIR/drive/<id>/<name>: a new name replaces the
+    file's earlier one (its vectors too), the link is kept for citations, and its indexing is queued. Sending
+    the same version again changes nothing (idempotent, so an interrupted sync can simply send it again)."""
+    if url is not None and not is_web_link(url):
+        raise HTTPException(422, "url must be an https link of at most 2048 characters")
+    root = services.settings.materials_path
+    name = material_names([file])[0]
+    folder = drive_folder(root, drive_id)
+    temporary, sha256, _ = await save_upload(file, folder, services.settings.max_file_bytes, "MAX_FILE_MB")
+    own = f"{folder.relative_to(root).as_posix()}/"
+    twin = next((material for material in services.catalog.materials()
+                 if material.sha256 == sha256 and not material.path.startswith(own)), None)
+    if twin is not None:
+        temporary.unlink(missing_ok=True)
+        raise HTTPException(409, f"{name} has the same content as material {twin.id} ({twin.file_name})")
+    write_origin(folder, Origin(drive_id=drive_id, url=url))
+    os.replace(temporary, folder / name)
+    for earlier in folder.iterdir():  # the file was renamed in Drive: its earlier name goes, vectors included
+        if earlier.name != name and not earlier.name.startswith("."):
+            services.ingestor.delete(material_id_for(services.ingestor.relative_path(earlier)))
+            earlier.unlink(missing_ok=True)
+    relative = (folder / name).relative_to(root).as_posix()
+    job = jobs.submit([relative]) if process else None
+    materials = {material.path: material for material in all_materials(services)}
+    return UploadOut(materials=[materials[relative]], job_id=job.id if job else None)
