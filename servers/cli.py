@@ -152,6 +152,21 @@ def api(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
                 proxy_headers=False)
 
 
+@app.command("drive-auth")
+def drive_auth() -> None:
+    """First consent of a Google OAuth client (credentials.json of an installed app): prints a link, reads back the
+    address the browser lands on, saves token.json. A service account needs none of this."""
+    from core.settings import get_settings
+    from servers.api.drive.credentials import CredentialsError, console_consent
+
+    try:
+        token = console_consent(get_settings(), ask=typer.prompt, tell=typer.echo)
+    except CredentialsError as error:
+        typer.echo(f"drive-auth failed: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"token saved to {token}; the API server syncs Google Drive with it")
+
+
 @app.command("create-admin")
 def create_admin(
     email: str,

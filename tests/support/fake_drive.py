@@ -6,6 +6,7 @@ token invalid. Also answers OAuth token requests (/token), for service-account a
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
@@ -67,6 +68,7 @@ class FakeDrive:
         self.failures: deque[int] = deque()
         self.requests: list[str] = []
         self.revoked = False
+        self.download_seconds = 0.0  # how long each download takes
         self.access_token = "fake-access-token"
         self.lock = threading.Lock()
         self.url = ""
@@ -160,6 +162,7 @@ def create_app(drive: FakeDrive) -> FastAPI:
         if item is None:
             return _error(404, "notFound", f"File not found: {file_id}.")
         if alt == "media":
+            await asyncio.sleep(drive.download_seconds)
             return Response(item.content, media_type="application/octet-stream")
         return item.resource(drive)
 

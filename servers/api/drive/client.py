@@ -113,8 +113,10 @@ def check_id(value: str) -> str:
 
 
 class DriveClient:
-    def __init__(self, service, retries: int):
+    def __init__(self, service, retries: int, follows_changes: bool = True):
         self.service, self.retries = service, retries
+        # changes.list needs an account: with an API key alone every sync crawls the (public) folders.
+        self.follows_changes = follows_changes
 
     @classmethod
     def from_settings(cls, settings: Settings, credentials: Credentials | None) -> DriveClient:
@@ -125,7 +127,7 @@ class DriveClient:
         options = {"api_endpoint": settings.google_api_endpoint} if settings.google_api_endpoint else None
         service = build("drive", "v3", http=http, developerKey=api_key if credentials is None else None,
                         client_options=options, cache_discovery=False, static_discovery=True)
-        return cls(service, settings.drive_retries)
+        return cls(service, settings.drive_retries, follows_changes=credentials is not None)
 
     def _run(self, request, what: str) -> dict:
         try:

@@ -78,10 +78,16 @@ def load_credentials(settings: Settings) -> Credentials | None:
     token_path = settings.drive_token_path
     if not token_path.is_file():
         raise CredentialsError(f"No OAuth token at {token_path}: run `dnaforca drive-auth` once to give consent")
+    secrets = _client_secrets(path)
+    client = secrets.get("installed") or secrets.get("web") or {}
     try:
         credentials = UserCredentials.from_authorized_user_file(str(token_path), SCOPES)
     except (ValueError, KeyError) as error:
         raise CredentialsError(f"{token_path} is not a valid OAuth token ({error}); run `dnaforca drive-auth`") from None
+    if isinstance(client, dict) and client.get("token_uri"):
+        expiry = credentials.expiry  # the copy google-auth makes does not keep it
+        credentials = credentials.with_token_uri(client["token_uri"])  # the client's own endpoint, as its flow used
+        credentials.expiry = expiry
     if not credentials.valid:
         try:
             credentials.refresh(Request())

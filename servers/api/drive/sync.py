@@ -150,7 +150,7 @@ class DriveSync:
                 by_drive[folder.drive_id].append(folder)
             for drive_id, scope in by_drive.items():
                 token = self.store.page_token(drive_id)
-                if token is None:
+                if token is None or not self.drive.follows_changes:
                     self._crawl(drive_id, scope)
                 else:
                     self._follow(drive_id, token, scope)
@@ -176,7 +176,8 @@ class DriveSync:
     def _crawl(self, drive_id: str | None, scope: list[DriveFolder]) -> None:
         key = drive_id or "user"
         self.report.modes[key] = "changes, then crawl" if self.report.modes.get(key) == "changes" else "crawl"
-        start = self.drive.start_page_token(drive_id)  # before listing: nothing changed during the crawl is missed
+        # Taken before listing, so nothing changed during the crawl is missed.
+        start = self.drive.start_page_token(drive_id) if self.drive.follows_changes else None
         desired: dict[str, Entry] = {}
         seen: set[str] = set()
         for folder in scope:

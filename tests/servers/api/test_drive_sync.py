@@ -4,7 +4,6 @@ interruption."""
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
@@ -21,7 +20,7 @@ from servers.api.drive.store import DriveStore
 from servers.api.models import DriveFolder
 from tests.conftest import AUTH, REPO
 from tests.servers.api.conftest import migrated
-from tests.support.documents import one_page_pdf
+from tests.support.documents import docx_bytes, one_page_pdf, xlsx_bytes
 from tests.support.fake_drive import (
     DOC, FOLDER, SHEET, SHORTCUT, SLIDES, fake_drive_server, service_account_file,
 )
@@ -29,25 +28,6 @@ from tests.support.processes import server_environment, uvicorn_process
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def docx_bytes(text: str) -> bytes:
-    from docx import Document
-
-    document, buffer = Document(), io.BytesIO()
-    document.add_paragraph(text)
-    document.save(buffer)
-    return buffer.getvalue()
-
-
-def xlsx_bytes(rows: list[list[str]]) -> bytes:
-    from openpyxl import Workbook
-
-    workbook, buffer = Workbook(), io.BytesIO()
-    for row in rows:
-        workbook.active.append(row)
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 def words(tag: str) -> str:
@@ -207,6 +187,7 @@ def test_a_killed_sync_resumes_without_duplicates(queue, drive, drive_rag, drive
     files = [drive.add(f"Aula {number}.txt", course.id, "text/plain", content=words(f"kill {number}").encode())
              for number in range(6)]
     watch(queue, course)
+    drive.download_seconds = 0.3
     script = "from servers.api.drive.queue import DriveQueue; from servers.api import db; from core.settings import " \
              "get_settings; s = get_settings(); DriveQueue(s, db.open_database(s)[1]).sync('manual')"
     environment = {**os.environ, "DATA_DIR": str(drive_settings.data_dir)}
@@ -218,7 +199,8 @@ def test_a_killed_sync_resumes_without_duplicates(queue, drive, drive_rag, drive
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert len(drive_materials(drive_rag, ids)) < len(ids)
+    assert len(drive_materials(drive_rag, ids)) < len(ids) and not queue.store.files()  # none recorded as synced
+    drive.download_seconds = 0.0
 
     report = sync(queue)  # the file lock died with the process; the crawl starts over and completes
     materials = drive_materials(drive_rag, ids)
@@ -235,3 +217,34 @@ def test_one_sync_at_a_time(queue, drive):
         assert held
         assert queue.sync("manual") is None  # another holds the slot: this one is skipped
     assert isinstance(DriveStore(queue.store.sessions).folders(), list)
+
+
+def test_an_api_key_alone_crawls_public_folders(queue, drive, drive_rag, monkeypatch):
+    from core.settings import get_settings
+
+    monkeypatch.delenv("GOOGLE_CREDENTIALS_PATH")
+    monkeypatch.setenv("GOOGLE_DRIVE_API_KEY", "public-key")
+    get_settings.cache_clear()
+    queue.settings = get_settings()
+    course = drive.add("Curso aberto", None, FOLDER)
+    note = drive.add("Aberto.txt", course.id, "text/plain", content=words("public").encode())
+    watch(queue, course)
+    assert sync(queue).modes == {"user": "crawl"}
+    drive.delete(note)
+    report = sync(queue)  # no changes.list without an account: a crawl again, which sees the deletion
+    assert report.modes == {"user": "crawl"} and report.counts["removed"] == 1
+    assert not any("/changes" in request for request in drive.requests)
+
+
+def test_the_schedule_runs_a_sync_when_due(queue, drive, monkeypatch):
+    course = drive.add("Curso", None, FOLDER)
+    drive.add("Agendado.txt", course.id, "text/plain", content=words("schedule").encode())
+    assert queue.next_run() is None  # nothing watched
+    watch(queue, course)
+    assert queue.next_run() <= time.time()  # never synced: due now
+    queue.tick()
+    last = queue.last_run()
+    assert last["trigger"] == "scheduled" and last["state"] == "completed"
+    assert queue.next_run() == pytest.approx(last["started_at"] + 15 * 60)
+    queue.tick()  # not due: nothing runs
+    assert queue.last_run()["started_at"] == last["started_at"]
