@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from knowledge.retrieval import Passage
 
+CITED = ("material_id", "source", "page", "location", "url")  # what a source keeps of its passage's metadata
+
 
 def citation(passage: Passage) -> str:
     return f"{passage.source}, {passage.location}" if passage.location else passage.source
@@ -38,7 +40,7 @@ def passages_from_sources(sources: Sequence[dict]) -> list[Passage]:
         Passage(
             id=str(index),
             text=source["text"],
-            metadata={key: source[key] for key in ("material_id", "source", "page", "location", "url") if source.get(key)},
+            metadata={key: source[key] for key in CITED if source.get(key)},
             score=source["score"],
         )
         for index, source in enumerate(sources)

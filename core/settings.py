@@ -190,7 +190,8 @@ class Settings(BaseSettings):
         None, description="where an OAuth client's token.json is kept; unset: beside the credentials when that "
         "folder is writable, DATA_DIR/token.json otherwise (Render's secret files are read-only)",
     )
-    google_api_endpoint: str | None = Field(None, description="Drive API root URL; unset: Google's (for proxies and tests)")
+    google_api_endpoint: str | None = Field(
+        None, description="the Drive v3 base URL (…/drive/v3/); unset: Google's (for proxies and tests)")
     drive_sync_interval_minutes: int = Field(
         15, ge=0, description="minutes between scheduled Google Drive syncs; 0 syncs only when asked (POST /drive/sync)"
     )

@@ -7,6 +7,7 @@ copies the link into every chunk's metadata, which is how a citation points to t
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,7 +54,5 @@ def forget_origin(folder: Path) -> None:
         return
     if all(path.name.startswith(".") for path in folder.iterdir()):
         (folder / ORIGIN_FILE).unlink(missing_ok=True)
-        try:
+        with contextlib.suppress(OSError):  # a temporary upload is still being written there
             folder.rmdir()
-        except OSError:  # a temporary upload is still being written there
-            pass

@@ -83,7 +83,8 @@ def load_credentials(settings: Settings) -> Credentials | None:
     try:
         credentials = UserCredentials.from_authorized_user_file(str(token_path), SCOPES)
     except (ValueError, KeyError) as error:
-        raise CredentialsError(f"{token_path} is not a valid OAuth token ({error}); run `dnaforca drive-auth`") from None
+        raise CredentialsError(f"{token_path} is not a valid OAuth token ({error}); "
+                               "run `dnaforca drive-auth`") from None
     if isinstance(client, dict) and client.get("token_uri"):
         expiry = credentials.expiry  # the copy google-auth makes does not keep it
         credentials = credentials.with_token_uri(client["token_uri"])  # the client's own endpoint, as its flow used

@@ -5,6 +5,7 @@ time across processes and replicas. A killed sync's Redis lease lapses after LOC
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -65,10 +66,8 @@ def sync_lock(settings: Settings) -> Iterator[bool]:
     finally:
         stop.set()
         keeper.join()
-        try:
+        with contextlib.suppress(LockError):  # the lease ran out meanwhile
             lock.release()
-        except LockError:
-            pass  # the lease ran out meanwhile
         client.close()
 
 

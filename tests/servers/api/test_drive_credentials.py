@@ -11,7 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from servers.api.drive.credentials import (
-    CredentialsError, DriveNotConfigured, credentials_kind, load_credentials,
+    CredentialsError,
+    DriveNotConfigured,
+    credentials_kind,
+    load_credentials,
 )
 from servers.cli import app
 from tests.support.fake_drive import fake_drive_server, oauth_client_file, service_account_file

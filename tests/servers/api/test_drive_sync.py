@@ -22,7 +22,13 @@ from tests.conftest import AUTH, REPO
 from tests.servers.api.conftest import migrated
 from tests.support.documents import docx_bytes, one_page_pdf, xlsx_bytes
 from tests.support.fake_drive import (
-    DOC, FOLDER, SHEET, SHORTCUT, SLIDES, fake_drive_server, service_account_file,
+    DOC,
+    FOLDER,
+    SHEET,
+    SHORTCUT,
+    SLIDES,
+    fake_drive_server,
+    service_account_file,
 )
 from tests.support.processes import server_environment, uvicorn_process
 
