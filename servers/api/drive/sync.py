@@ -46,9 +46,10 @@ class KnowledgeBaseRefused(RuntimeError):
 class KnowledgeBase:
     """The RAG server's materials API, called from the sync's thread."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None):
         self.http = httpx.Client(base_url=settings.rag_server_url.rstrip("/"), timeout=httpx.Timeout(
-            settings.rag_timeout_seconds, connect=5.0), headers={"Authorization": f"Bearer {settings.service_token()}"})
+            settings.rag_timeout_seconds, connect=5.0), headers={"Authorization": f"Bearer {settings.service_token()}"},
+            transport=transport)
         self.job_timeout = settings.rag_timeout_seconds * 10
 
     def close(self) -> None:

@@ -79,7 +79,7 @@ def queue(drive_settings):
 
 def watch(queue: DriveQueue, folder) -> None:
     with queue.store.sessions() as session:
-        session.add(DriveFolder(id=folder.id, name=folder.name, drive_id=None))
+        session.add(DriveFolder(id=folder.id, name=folder.name, drive_id=folder.drive_id))
         session.commit()
 
 
@@ -254,3 +254,30 @@ def test_the_schedule_runs_a_sync_when_due(queue, drive, monkeypatch):
     assert queue.next_run() == pytest.approx(last["started_at"] + 15 * 60)
     queue.tick()  # not due: nothing runs
     assert queue.last_run()["started_at"] == last["started_at"]
+
+
+def test_a_shared_drive_has_its_own_change_log(queue, drive, drive_rag):
+    course = drive.add("Curso (drive compartilhado)", None, FOLDER, drive_id="0AsharedDrive")
+    note = drive.add("Compartilhado.txt", course.id, "text/plain", content=words("shared").encode(),
+                     drive_id="0AsharedDrive")
+    watch(queue, course)
+    assert sync(queue).modes == {"0AsharedDrive": "crawl"}
+    assert queue.store.page_token("0AsharedDrive") and queue.store.page_token(None) is None
+    drive.change(note, content=words("shared v2").encode())
+    report = sync(queue)
+    assert report.modes == {"0AsharedDrive": "changes"} and report.counts["updated"] == 1
+    assert all("driveId=0AsharedDrive" in request for request in drive.requests if "/changes" in request)
+    assert any("corpora=drive" in request for request in drive.requests if request.startswith("GET /drive/v3/files?"))
+
+
+def test_a_404_on_deletion_counts_only_when_the_material_is_gone(drive_settings):
+    from servers.api.drive.sync import KnowledgeBase, KnowledgeBaseRefused
+
+    # Something that answers 404 to everything (a wrong RAG_SERVER_URL, a proxy) does not confirm a deletion.
+    knowledge = KnowledgeBase(drive_settings, transport=httpx.MockTransport(lambda request: httpx.Response(404)))
+    with pytest.raises(KnowledgeBaseRefused, match="Could not remove material"):
+        knowledge.delete("0123456789abcdef")
+    knowledge.close()
+    knowledge = KnowledgeBase(drive_settings)  # the real RAG server: an unknown material is already gone
+    knowledge.delete("0123456789abcdef")
+    knowledge.close()
