@@ -78,13 +78,14 @@ class DriveQueue:
         self._task = self.huey.task(name="drive_sync")(self.sync)
         self.huey.periodic_task(crontab(minute="*"), name="drive_schedule")(self.tick)
         self._consumer: InlineConsumer | None = None
+        self._starting = threading.Lock()
 
     def start_inline(self) -> None:
-        if self._consumer is not None:
-            return
-        self._consumer = InlineConsumer(self.huey, workers=1, worker_type="thread", periodic=True, max_delay=1.0,
-                                        shutdown_timeout=5.0)
-        self._consumer.start()
+        with self._starting:
+            if self._consumer is None:
+                self._consumer = InlineConsumer(self.huey, workers=1, worker_type="thread", periodic=True,
+                                                max_delay=1.0, shutdown_timeout=5.0)
+                self._consumer.start()
 
     def stop_inline(self) -> None:
         if self._consumer is not None:

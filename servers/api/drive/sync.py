@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 BATCH = 20  # files sent before their indexing job is started and waited for
 MAX_DEPTH = 64  # folder nesting followed when looking for a watched ancestor
 JOB_POLL_SECONDS = 0.5
+MAX_REPORTED_ERRORS = 100
 
 
 class KnowledgeBaseUnavailable(RuntimeError):
@@ -131,7 +132,8 @@ class Report:
 
     def fail(self, file_id: str, name: str, error: str) -> None:
         self.counts["failed"] += 1
-        self.errors.append({"file_id": file_id, "name": name, "error": error})
+        if len(self.errors) < MAX_REPORTED_ERRORS:  # all of them stay in the files' rows (/drive/status)
+            self.errors.append({"file_id": file_id, "name": name, "error": error})
 
 
 class DriveSync:
@@ -161,7 +163,7 @@ class DriveSync:
                     self._remove(known)
             report.state = "completed"
         except Exception as error:  # recorded for /drive/status; the next run resumes from the saved state
-            if not isinstance(error, (DriveApiError, KnowledgeBaseUnavailable, RuntimeError)):
+            if not isinstance(error, RuntimeError):  # Drive, RAG server and credential errors explain themselves
                 log.exception("Drive sync failed")
             report.state, report.error = "failed", f"{error}"
         finally:

@@ -13,7 +13,7 @@ from fastapi import Path as FastAPIPath
 from fastapi.responses import FileResponse
 
 from knowledge.ingest import material_id_for
-from knowledge.origins import Origin, drive_folder, forget_origin, is_web_link, origin_of, write_origin
+from knowledge.origins import DRIVE_FOLDER, Origin, drive_folder, forget_origin, is_web_link, origin_of, write_origin
 from knowledge.services import Services
 from servers.rag.deps import JobsDep, ServicesDep
 from servers.rag.schemas import DeleteOut, MaterialOut, UploadOut
@@ -25,7 +25,7 @@ DriveFileId = Annotated[str, FastAPIPath(pattern=r"^[A-Za-z0-9_-]{1,200}$", desc
 
 
 def _with_origin(material: MaterialOut, root: Path) -> MaterialOut:
-    origin = origin_of(root / material.path)
+    origin = origin_of(root / material.path) if material.path.startswith(f"{DRIVE_FOLDER}/") else None
     if origin is not None:
         material.drive_id, material.url = origin.drive_id, origin.url
     return material
