@@ -22,6 +22,7 @@ from servers.api.proxies import trusted_networks
 from servers.api.rag_client import RagClient
 from servers.api.routes import auth, chat, conversations, drive, maintenance, materials, system, users
 from servers.api.security import Tokens
+from servers.api.web import mount_chat_page
 from servers.body_limit import MIB, MULTIPART_OVERHEAD, BodyLimitMiddleware, route_limits
 
 log = logging.getLogger(__name__)
@@ -82,4 +83,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_exception_handlers(app)
     for module in (system, auth, users, chat, conversations, materials, drive, maintenance):
         app.include_router(module.router)
+    mount_chat_page(app)
     return app

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import shutil
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import AUTH, SAMPLES
-from tests.support.processes import RAG_APP, server_environment, uvicorn_process
+from tests.support.processes import (
+    RAG_APP,
+    openai_compatible_server,
+    server_environment,
+    uvicorn_process,
+    uvicorn_server,
+)
 
 
 def wait_for_rag_job(url: str, job_id: str, headers: dict | None = None, timeout: float = 300) -> dict:
@@ -31,3 +39,17 @@ def rag_server(tmp_path_factory):
         job = httpx.post(f"{url}/initialize", headers=AUTH, timeout=300).json()
         wait_for_rag_job(url, job["job_id"])
         yield url
+
+
+@contextmanager
+def rag_server_on_echo_model(root: Path, delay: float, **overrides: str):
+    """The RAG server under uvicorn answering with tests/support/openai_server.py (an answer streamed word by word
+    over `delay` seconds) and the sample materials indexed; yields (URL, process)."""
+    shutil.copytree(SAMPLES, root / "materials")
+    with openai_compatible_server(root / "model.log", delay=delay) as model_url:
+        environment = server_environment(root, LLM_PROVIDER="openai", OPENAI_BASE_URL=model_url,
+                                         OPENAI_MODEL="fake-echo", **overrides)
+        with uvicorn_server(RAG_APP, environment, root / "server.log") as (url, process):
+            job = httpx.post(f"{url}/process-materials", headers=AUTH, timeout=60).json()
+            wait_for_rag_job(url, job["job_id"])
+            yield url, process
