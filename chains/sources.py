@@ -34,6 +34,15 @@ def source_list(passages: Sequence[Passage]) -> list[dict]:
     ]
 
 
+def sources_note(sources: Sequence[dict]) -> str:
+    """The sources under an answer, for clients that show only text (the chat playground)."""
+    if not sources:
+        return ""
+    lines = [f"[{number}] {citation(passage)}" + (f" — {passage.url}" if passage.url else "")
+             for number, passage in enumerate(passages_from_sources(sources), start=1)]
+    return "\n\nFontes:\n" + "\n".join(lines)
+
+
 def passages_from_sources(sources: Sequence[dict]) -> list[Passage]:
     """Sources kept in graph state are plain dicts (checkpoint-friendly); rebuild passages from them."""
     return [

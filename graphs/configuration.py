@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from chains import prompts
 from core.llm import default_model_name
 from core.settings import RetrievalMode, get_settings
+from graphs.json_schema import without_null_alternatives
 
 MAX_PROMPT_CHARS = 20_000
 
@@ -23,7 +24,7 @@ class BaseConfiguration(BaseModel):
     rest (null here) to the deployment's settings (RETRIEVAL_K, RETRIEVAL_MODE, MIN_RELEVANCE, the provider's
     model, LLM_TEMPERATURE, LLM_MAX_TOKENS)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, json_schema_extra=without_null_alternatives)
 
     answer_prompt: str = Field(
         prompts.ANSWER_SYSTEM, min_length=1, max_length=MAX_PROMPT_CHARS,

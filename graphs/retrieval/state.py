@@ -8,10 +8,12 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
+from graphs.json_schema import MaterialIds
+
 
 class RetrievalInput(TypedDict):
     question: str
-    material_ids: NotRequired[list[str] | None]
+    material_ids: NotRequired[MaterialIds]
 
 
 class RetrievalOutput(TypedDict):

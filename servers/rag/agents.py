@@ -16,7 +16,7 @@ from graphs.retrieval.configuration import Configuration as RetrievalConfigurati
 from graphs.retrieval.graph import builder as retrieval_builder
 from servers.rag.input_guard import ConversationInput, PlaygroundConversation, QuestionInput, checked_run
 from servers.rag.run_config import one_off_run, threaded_run
-from servers.rag.security import LocalOrServiceToken, ServiceToken
+from servers.rag.security import LocalOrServiceToken, ServiceToken, ServiceTokenOrPlaygroundPass
 from servers.rag.turns import playground_runnable, turn_runnable
 
 
@@ -32,10 +32,11 @@ def add_agent_routes(app: FastAPI) -> AgentGraphs:
     chat_graph = chat_builder.compile(name="chat")
     questions = Depends(checked_run(QuestionInput, RetrievalConfiguration))
     conversations = Depends(checked_run(ConversationInput, ChatConfiguration))
+    # Their playgrounds are reached from a browser with a playground pass (servers/rag/security.py).
     add_routes(app, rag_graph, path="/rag", per_req_config_modifier=threaded_run(RetrievalConfiguration),
-               dependencies=[*ServiceToken, questions])
+               dependencies=[*ServiceTokenOrPlaygroundPass, questions])
     add_routes(app, chat_graph, path="/chat", per_req_config_modifier=threaded_run(ChatConfiguration),
-               dependencies=[*ServiceToken, conversations])
+               dependencies=[*ServiceTokenOrPlaygroundPass, conversations])
     # One question, no memory (the API server's /chat).
     ask_graph = retrieval_builder.compile(name="ask")
     add_routes(app, ask_graph, path="/ask", per_req_config_modifier=one_off_run(RetrievalConfiguration),

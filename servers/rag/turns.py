@@ -15,6 +15,7 @@ from langchain_core.runnables import RunnableConfig, RunnableGenerator
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
+from chains.sources import sources_note
 from core.contracts import ANSWER_TAG, RETRIEVE_NODE, StreamEvent
 
 
@@ -65,16 +66,21 @@ class PlaygroundInput(BaseModel):
 
 
 def playground_runnable(stateless_chat_graph: CompiledStateGraph) -> RunnableGenerator:
-    """The chat playground resends the whole conversation each turn, so this route keeps no state; it shows
-    the answer's tokens only."""
+    """The chat playground resends the whole conversation each turn, so this route keeps no state. Its output
+    can only be text: the answer's tokens, then its sources as a note."""
 
     async def transform(inputs: AsyncIterator[dict]) -> AsyncIterator[str]:
         request: dict = {}
+        note = ""
         async for item in inputs:
             request = item
         messages = request["messages"] if isinstance(request, dict) else request.messages
         async for chunk in turn_chunks(stateless_chat_graph, {"messages": messages}):
             if StreamEvent.TOKEN.value in chunk:
                 yield chunk[StreamEvent.TOKEN.value]
+            elif StreamEvent.SOURCES.value in chunk:
+                note = sources_note(chunk[StreamEvent.SOURCES.value])
+        if note:
+            yield note
 
     return RunnableGenerator(transform).with_types(input_type=PlaygroundInput, output_type=str)

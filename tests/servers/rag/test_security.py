@@ -22,8 +22,8 @@ from servers.rag.security import UnsafeBind
 from tests.conftest import AUTH, REPO, SERVICE_TOKEN
 from tests.support.processes import RAG_APP, server_environment, uvicorn_process, uvicorn_server
 
-# Routes anyone may call: liveness and the API description.
-OPEN = {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+# Routes anyone may call: liveness, the API description and the form that trades the token for a playground pass.
+OPEN = {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/playground-login"}
 QUESTION = {"input": {"question": "Quanta proteína devo comer por dia?"}}
 CHAT = {"input": {"messages": [{"type": "human", "content": "Quanto tempo devo dormir?"}]}}
 
