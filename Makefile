@@ -10,14 +10,14 @@ export LANGGRAPH_NO_VERSION_CHECK := true
 export LANGSMITH_TRACING := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run serve api worker ingest test test-containers lint bench materials clean
+.PHONY: install run serve api worker ingest test test-containers lint bench materials notebooks clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
-	$(BIN)/pip install --quiet -c requirements.lock -e ".[server,local-llm,dev]"
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[server,local-llm,transcription,dev]"
 	touch $@
 
 # `langgraph dev` needs sse-starlette>=2, LangServe needs <2: it lives in its own environment.
@@ -69,6 +69,10 @@ bench: install
 	$(BIN)/python bench/cache.py
 	$(BIN)/python bench/stream.py
 	$(BIN)/python bench/concurrency.py
+
+# JupyterLab on the project's venv (notebooks/ import the packages from the repository root).
+notebooks: install
+	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 materials: install
 	$(BIN)/python scripts/make_sample_materials.py
