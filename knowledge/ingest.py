@@ -16,6 +16,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from core.settings import Settings
 from knowledge.catalog import Catalog, Material
+from knowledge.lexical import LexicalIndex
 from knowledge.origins import origin_of
 from knowledge.vectorstore import EmbeddingModelMismatch, VectorIndex
 from loaders.base import LoaderError
@@ -69,10 +70,12 @@ def location_label(metadata: dict) -> str:
 
 
 class Ingestor:
-    def __init__(self, settings: Settings, catalog: Catalog, index: VectorIndex, embeddings: Embeddings):
+    def __init__(self, settings: Settings, catalog: Catalog, index: VectorIndex, lexical: LexicalIndex,
+                 embeddings: Embeddings):
         self.settings = settings
         self.catalog = catalog
         self.index = index
+        self.lexical = lexical
         self.embeddings = embeddings
         self.splitter = RecursiveCharacterTextSplitter(
             chunk_size=settings.chunk_size,
@@ -92,7 +95,8 @@ class Ingestor:
     def scan(self) -> list[Path]:
         if not self.materials_dir.is_dir():
             return []
-        return sorted(path for path in self.materials_dir.rglob("*") if is_material(path))
+        return sorted(path for path in self.materials_dir.rglob("*") if is_material(path)
+                      and not any(part.startswith(".") for part in path.relative_to(self.materials_dir).parts))
 
     def chunk(self, material_id: str, file_name: str, sha256: str, documents: Iterable[Document],
               url: str | None = None) -> list[Document]:
@@ -129,7 +133,9 @@ class Ingestor:
         for start in range(0, len(chunks), batch_size):
             batch = chunks[start : start + batch_size]
             vectors = self.embeddings.embed_documents([chunk.page_content for chunk in batch])
-            self.index.add([c.id for c in batch], [c.page_content for c in batch], vectors, [c.metadata for c in batch])
+            ids, texts, metadatas = [c.id for c in batch], [c.page_content for c in batch], [c.metadata for c in batch]
+            self.index.add(ids, texts, vectors, metadatas)
+            self.lexical.add(ids, texts, metadatas)
             progress.chunks_done += len(batch)
             report(progress)
 
@@ -166,6 +172,7 @@ class Ingestor:
             # New chunks go in before old ones go out, so the material is never missing from the index.
             self._embed_and_store(fresh, progress, report)
             self.index.delete(sorted(stale))
+            self.lexical.delete(sorted(stale))
         except (LoaderError, EmbeddingModelMismatch) as error:
             status = getattr(error, "status", "failed")
             return self._record_failure(material, known, status, str(error))
@@ -216,6 +223,7 @@ class Ingestor:
         if material is None:
             return None
         removed = self.index.delete_material(material_id)
+        self.lexical.delete_material(material_id)
         if remove_file:
             (self.materials_dir / material.path).unlink(missing_ok=True)
         self.catalog.delete(material_id)
@@ -224,6 +232,7 @@ class Ingestor:
 
     def reset(self) -> None:
         self.index.reset()
+        self.lexical.reset()
         self.catalog.clear()
         self.index.version_seen = self.catalog.bump_index_version()
 

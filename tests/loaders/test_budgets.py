@@ -324,7 +324,8 @@ def test_ffmpeg_that_hangs_is_stopped_at_its_timeout(settings, tmp_path):
     require(shutil.which("ffmpeg") is not None, "ffmpeg is not installed")
     video = tmp_path / "aula-travada.mp4"
     os.mkfifo(video)  # nobody ever writes: ffmpeg waits on it for ever
-    settings.openai_api_key = SecretStr("sk-test")  # Whisper path: ffmpeg runs before any request is made
+    settings.openai_api_key = SecretStr("sk-test")  # Whisper path: ffprobe runs before any request is made
+    settings.transcription_provider = "openai"
     settings.ffmpeg_timeout_seconds = 1
     settings.parse_timeout_seconds = 60  # the process limit would stop a regression instead of hanging the suite
     started = time.monotonic()
@@ -333,10 +334,10 @@ def test_ffmpeg_that_hangs_is_stopped_at_its_timeout(settings, tmp_path):
         run_isolated(load_video, video, settings, settings=settings)
 
     assert str(raised.value) == (
-        "ffmpeg took longer than 1 s to extract the audio and was stopped (FFMPEG_TIMEOUT_SECONDS)"
+        "ffprobe took longer than 1 s to read the media and was stopped (FFMPEG_TIMEOUT_SECONDS)"
     )
     assert time.monotonic() - started < 30
-    with pytest.raises(OSError) as no_reader:  # ffmpeg is gone: nobody holds the pipe open for reading
+    with pytest.raises(OSError) as no_reader:  # ffprobe is gone: nobody holds the pipe open for reading
         os.open(video, os.O_WRONLY | os.O_NONBLOCK)
     assert no_reader.value.errno == errno.ENXIO
 
@@ -398,6 +399,7 @@ def test_the_child_is_reused_and_carries_errors_back(settings, tmp_path):
     assert any("Raised in the parsing process" in note for note in raised.value.__notes__)
     video = tmp_path / "aula-02.mp4"
     video.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    settings.transcription_provider = "none"
     with pytest.raises(TranscriptRequired) as transcript:
         isolated_load_file(video, settings)
     assert transcript.value.status == "needs_transcript"
@@ -435,7 +437,7 @@ def test_crafted_files_fail_alone_and_the_worker_takes_the_next_job(services, ma
     assert "(MAX_OCR_PIXELS)" in results["mural.pdf"]["error"]
     assert {results[path.name]["status"] for path in SAMPLES.iterdir()} == {"indexed"}
     assert second.state == "completed"
-    assert services.index.count() == 10 + 1  # the samples' chunks and the new file's
+    assert services.index.count() == 11 + 1  # the samples' chunks and the new file's
     assert {result["file_name"]: result["status"] for result in second.results}["aquecimento.txt"] == "indexed"
 
 

@@ -59,6 +59,7 @@ def test_vtt_is_read(settings, tmp_path):
 
 
 def test_video_without_transcript_asks_for_one(settings, tmp_path):
+    settings.transcription_provider = "none"
     video = tmp_path / "aula-02.mp4"
     video.write_bytes(b"\x00\x00\x00\x18ftypmp42")
 
@@ -103,14 +104,14 @@ def test_whisper_transcribes_a_video_when_a_key_is_set(settings, tmp_path, monke
     real_client = openai.OpenAI
     monkeypatch.setattr(openai, "OpenAI", lambda **kwargs: real_client(
         **kwargs, http_client=httpx.Client(transport=httpx.MockTransport(whisper))))
-    settings.openai_api_key = SecretStr("sk-test")
+    settings.openai_api_key, settings.transcription_provider = SecretStr("sk-test"), "openai"
 
     documents = load_video(video, settings)
 
     assert seen["path"].endswith("/audio/transcriptions")
     assert b"whisper-1" in seen["body"] and b"OggS" in seen["body"]  # ffmpeg-extracted Opus audio was sent
     assert documents[0].page_content == "Agache até a coxa ficar paralela."
-    assert documents[0].metadata["transcript"] == "whisper"
+    assert documents[0].metadata["transcript"] == "openai-whisper"
 
 
 def test_registry_refuses_empty_huge_and_unknown_files(settings, tmp_path):

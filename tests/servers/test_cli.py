@@ -16,11 +16,11 @@ def test_ingest_ask_stats_and_reindex(services):
     reindexed = runner.invoke(app, ["reindex"])
 
     assert ingested.exit_code == 0, ingested.output
-    assert ingested.output.count("indexed") == 4 and "arquivos" in ingested.output
+    assert ingested.output.count("indexed") == 5 and "arquivos" in ingested.output
     assert "Durma de 7 a 9 horas" in asked.output and "[1] guia-nutricao-e-recuperacao.docx" in asked.output
-    assert again.output.count("unchanged") == 4
-    assert "trechos indexados: 10" in stats.output and "materiais indexed: 4" in stats.output
-    assert reindexed.output.count("indexed") == 4 and services.index.count() == 10
+    assert again.output.count("unchanged") == 5
+    assert "trechos indexados: 11" in stats.output and "materiais indexed: 5" in stats.output
+    assert reindexed.output.count("indexed") == 5 and services.index.count() == 11
 
 
 def test_ingest_reports_a_broken_file_and_indexes_the_rest(services, tmp_path):

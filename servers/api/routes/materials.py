@@ -107,10 +107,22 @@ async def get_material(material_id: str, rag: RagDep, session: SessionDep) -> Ma
 @router.get("/{material_id}/file", response_class=StreamingResponse,
             responses={200: {"content": {"application/octet-stream": {}}}})
 async def download_material(material_id: str, rag: RagDep) -> StreamingResponse:
-    response = await rag.open_stream("GET", f"/materials/{segment(material_id)}/file")
+    return await _relay(rag, f"/materials/{segment(material_id)}/file")
+
+
+async def _relay(rag, path: str) -> StreamingResponse:
+    """A file of the RAG server, streamed through with its name and type."""
+    response = await rag.open_stream("GET", path)
     headers = {name: response.headers[name] for name in ("content-disposition", "content-length", "content-type")
                if name in response.headers}
     return StreamingResponse(response.aiter_bytes(), headers=headers, background=BackgroundTask(response.aclose))
+
+
+@router.get("/{material_id}/transcript", response_class=StreamingResponse,
+            responses={200: {"content": {"text/vtt": {}}}})
+async def download_transcript(material_id: str, rag: RagDep) -> StreamingResponse:
+    """A video's or audio's transcript, with its timestamps (WebVTT or the sidecar subtitles)."""
+    return await _relay(rag, f"/materials/{segment(material_id)}/transcript")
 
 
 @router.delete("/{material_id}")

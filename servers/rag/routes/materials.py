@@ -15,6 +15,9 @@ from fastapi.responses import FileResponse
 from knowledge.ingest import material_id_for
 from knowledge.origins import DRIVE_FOLDER, Origin, drive_folder, forget_origin, is_web_link, origin_of, write_origin
 from knowledge.services import Services
+from loaders.extensions import VIDEO_EXTENSIONS
+from loaders.transcription import content_sha256, transcript_path
+from loaders.video import sidecar_for
 from servers.rag.deps import JobsDep, ServicesDep
 from servers.rag.schemas import DeleteOut, MaterialOut, UploadOut
 from servers.rag.security import ServiceToken
@@ -72,6 +75,21 @@ def download_material(material_id: str, services: ServicesDep) -> FileResponse:
     if not path.is_file():
         raise HTTPException(410, f"The file of material {material_id} is no longer in MATERIALS_DIR")
     return FileResponse(path, filename=material.file_name)
+
+
+@router.get("/{material_id}/transcript", response_class=FileResponse,
+            responses={200: {"content": {"text/vtt": {}}}})
+def download_transcript(material_id: str, services: ServicesDep) -> FileResponse:
+    """A video's or audio's transcript (WebVTT, or the sidecar subtitles it was read from)."""
+    material, path = _find(material_id, services)
+    if path.suffix.lower() not in VIDEO_EXTENSIONS or not path.is_file():
+        raise HTTPException(404, f"Material {material_id} is not a video or audio file")
+    transcript = sidecar_for(path) or transcript_path(services.settings, content_sha256(path))
+    if not transcript.is_file():
+        raise HTTPException(404, f"Material {material_id} has not been transcribed yet")
+    media_type = "text/vtt" if transcript.suffix == ".vtt" else "application/x-subrip"
+    name = f"{Path(material.file_name).stem}{transcript.suffix}"
+    return FileResponse(transcript, media_type=media_type, filename=name)
 
 
 @router.delete("/{material_id}")

@@ -14,6 +14,7 @@ from core.embeddings import embeddings_name
 from core.redis_checkpoint import RedisSaver
 from core.redis_client import UNAVAILABLE
 from loaders.pdf import ocr_available
+from loaders.transcription import transcription_engine
 from loaders.video import ffmpeg_available
 from servers.rag.deps import JobsDep, ServicesDep
 from servers.rag.routes.jobs import job_out
@@ -64,7 +65,8 @@ def service_status(request: Request, services: ServicesDep, jobs: JobsDep) -> di
         "capabilities": {
             "ocr": settings.ocr_enabled and ocr_available(settings.ocr_language),
             "audio": ffmpeg_available(),
-            "whisper": settings.openai_api_key is not None,
+            "transcription": transcription_engine(settings),  # local | openai | None (sidecar subtitles only)
+            "transcription_language": settings.transcription_language,
         },
         "stores": {
             "checkpoints": "redis" if isinstance(request.app.state.checkpointer, RedisSaver) else "sqlite",

@@ -38,6 +38,7 @@ ACCESS = {
     ("POST", "/materials/process"): STAFF,
     ("GET", "/materials/{material_id}"): STAFF,
     ("GET", "/materials/{material_id}/file"): STAFF,
+    ("GET", "/materials/{material_id}/transcript"): STAFF,
     ("DELETE", "/materials/{material_id}"): STAFF,
     ("POST", "/process-materials"): STAFF,
     ("GET", "/drive/status"): STAFF,

@@ -1,5 +1,7 @@
 """Every endpoint of the RAG server, in process, on the real stores and embedding model."""
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -34,15 +36,16 @@ def test_health_and_status_describe_the_service(client, indexed):
     status = client.get("/status").json()
     assert status["providers"]["llm"] == "extractive"
     assert status["providers"]["embedding_model"] == "local:multilingual-e5-small-enpt-q4"
-    assert status["counts"] == {"chunks": 10, "materials": {"indexed": 4}}
-    assert set(status["capabilities"]) == {"ocr", "audio", "whisper"}
+    assert status["counts"] == {"chunks": 11, "materials": {"indexed": 5}}
+    assert status["capabilities"]["transcription"] == "local"  # the bundled Whisper model
+    assert status["capabilities"]["transcription_language"] == "pt"
     assert status["last_job"]["id"] == indexed["id"]
     assert status["versions"]["langgraph"]
 
 
 def test_process_materials_job_reports_progress_and_results(client, indexed):
-    assert (indexed["files_done"], indexed["files_total"]) == (4, 4)
-    assert indexed["chunks_done"] == indexed["chunks_total"] == 10
+    assert (indexed["files_done"], indexed["files_total"]) == (5, 5)
+    assert indexed["chunks_done"] == indexed["chunks_total"] == 11
     assert {r["status"] for r in indexed["results"]} == {"indexed"} and indexed["errors"] == []
 
 
@@ -65,7 +68,7 @@ def test_query_answers_with_whole_chunk_sources(client, indexed):
     assert top["source"] == "guia-nutricao-e-recuperacao.docx"
     assert "1,6 a 2,2 gramas por quilo" in top["text"] and top["text"] in body["answer"]
     assert body["answer"].startswith("Resposta extrativa")
-    assert set(top) == {"material_id", "source", "page", "location", "text", "score"}
+    assert set(top) == {"material_id", "source", "page", "location", "url", "text", "score"}
 
 
 def test_query_filtered_by_material_only_cites_that_material(client, indexed):
@@ -89,8 +92,8 @@ def test_query_rejects_an_empty_question(client):
 def test_stats_count_materials_chunks_and_queries(client, indexed):
     client.post("/query", json={"question": "O que é deload?"})
     stats = client.get("/stats").json()
-    assert stats["chunks"] == 10 and stats["materials"] == 4 and stats["queries"] == 1
-    assert stats["materials_by_type"] == {".pdf": 1, ".xlsx": 1, ".docx": 1, ".srt": 1}
+    assert stats["chunks"] == 11 and stats["materials"] == 5 and stats["queries"] == 1
+    assert stats["materials_by_type"] == {".pdf": 1, ".xlsx": 1, ".docx": 1, ".srt": 1, ".mp4": 1}
 
 
 def test_upload_indexes_the_file_and_download_returns_it(client):
@@ -128,13 +131,13 @@ def test_delete_material_removes_file_and_vectors(client, services, indexed):
 
     assert response.json() == {"material_id": docx["id"], "file_name": docx["file_name"], "vectors_removed": 4}
     assert client.get(f"/materials/{docx['id']}").status_code == 404
-    assert services.index.count() == 6
+    assert services.index.count() == 7
     assert client.delete(f"/materials/{docx['id']}").status_code == 404
 
 
 def test_materials_list_shows_pending_files_before_processing(client, materials):
     listed = client.get("/materials").json()
-    assert len(listed) == 4 and {m["status"] for m in listed} == {"pending"}
+    assert len(listed) == 5 and {m["status"] for m in listed} == {"pending"}
 
 
 def test_reset_needs_confirmation_then_empties_the_index(client, services, indexed):
@@ -143,15 +146,15 @@ def test_reset_needs_confirmation_then_empties_the_index(client, services, index
 
     response = client.post("/reset", json={"confirm": "RESET"})
 
-    assert response.json() == {"status": "reset", "chunks_removed": 10, "files_deleted": 0}
+    assert response.json() == {"status": "reset", "chunks_removed": 11, "files_deleted": 0}
     assert services.index.count() == 0 and services.catalog.materials() == []
-    assert len(list(services.settings.materials_path.iterdir())) == 4
+    assert len(list(services.settings.materials_path.iterdir())) == 5
 
 
 def test_initialize_loads_models_and_indexes_the_folder(client, materials):
     body = client.post("/initialize").json()
     assert body["llm_provider"] == "extractive"
-    assert _wait(client, body["job_id"])["files_done"] == 4
+    assert _wait(client, body["job_id"])["files_done"] == 5
 
 
 def test_rag_graph_remembers_a_thread_across_http_calls(client, indexed):
@@ -195,9 +198,29 @@ def test_rag_batch_and_chat_stream_endpoints(client, indexed):
     assert events[0] == "event: metadata" and "event: data" in events and events[-1] == "event: end"
 
 
-def test_status_says_when_ocr_and_audio_are_unavailable(client, monkeypatch, tmp_path):
+def test_status_says_when_ocr_and_audio_are_unavailable(client, services, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract, no ffmpeg
 
     capabilities = client.get("/status").json()["capabilities"]
 
-    assert capabilities == {"ocr": False, "audio": False, "whisper": False}
+    assert capabilities["ocr"] is False and capabilities["audio"] is False
+    services.settings.transcription_provider = "none"
+    assert client.get("/status").json()["capabilities"]["transcription"] is None
+
+
+def test_the_sample_lesson_video_is_cited_by_time_and_its_transcript_downloads(client, indexed):
+    listed = {material["file_name"]: material for material in client.get("/materials").json()}
+    video = listed["aula-02-agachamento.mp4"]
+    assert video["status"] == "indexed"
+
+    body = client.post("/query", json={"question": "Quanto tempo de descanso entre as séries de agachamento?",
+                                       "material_ids": [video["id"]]}).json()
+    source = body["sources"][0]
+    assert source["source"] == "aula-02-agachamento.mp4" and re.fullmatch(r"00:00:\d\d–00:00:\d\d", source["location"])
+
+    transcript = client.get(f"/materials/{video['id']}/transcript")
+    assert transcript.status_code == 200 and transcript.headers["content-type"].startswith("text/vtt")
+    assert transcript.text.startswith("WEBVTT") and "-->" in transcript.text
+    assert "aula-02-agachamento.vtt" in transcript.headers["content-disposition"]
+    pdf = listed["fundamentos-do-treino-de-forca.pdf"]
+    assert client.get(f"/materials/{pdf['id']}/transcript").status_code == 404
