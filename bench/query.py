@@ -42,7 +42,6 @@ def build_index(services, source) -> None:
 
 def main() -> None:
     from core.embeddings import LocalE5Embeddings
-    from knowledge.retrieval import Retriever
 
     embeddings = LocalE5Embeddings()
     source = fresh_services(embeddings, REPO / "data" / "bench-pira")
@@ -52,7 +51,7 @@ def main() -> None:
     build_index(services, source)
     questions = [json.loads(line)["question_pt"] for line in (CORPUS / "pira_pt_eval.jsonl").open()][:QUERIES]
     print(f"index: {services.index.count()} chunks, {len(questions)} queries, k=4")
-    retriever = Retriever(services.index, services.catalog, embeddings)
+    retriever = services.retriever
     for mode in ("dense", "bm25", "hybrid"):
         retriever.search("aquecimento", 4, mode=mode)  # build the BM25 index and warm caches outside the timings
         latencies = []

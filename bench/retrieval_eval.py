@@ -57,7 +57,6 @@ def hit_at(ranks: list[int | None], k: int) -> float:
 
 def main() -> None:
     from core.embeddings import LocalE5Embeddings
-    from knowledge.retrieval import Retriever
 
     rows = load_questions()
     services = fresh_services(LocalE5Embeddings(), DATA_DIR)
@@ -67,7 +66,7 @@ def main() -> None:
           f"(ingest {time.perf_counter() - started:.1f} s)")
 
     print(f"{'mode':<8} {'hit@1':>7} {'hit@3':>7} {'hit@5':>7} {'p50 ms':>8}")
-    retriever = Retriever(services.index, services.catalog, services.embeddings)
+    retriever = services.retriever
     for mode in ("dense", "bm25", "hybrid"):
         ranks, latencies = target_ranks(retriever, rows, passage_material, mode)
         latencies.sort()

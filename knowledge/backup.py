@@ -78,6 +78,8 @@ def restore_backup(services: Services, archive: Path) -> dict:
                 _swap(unpacked / "chroma", settings.chroma_path)
                 version = services.catalog.import_from(unpacked / CATALOG)
                 services.index.reload(version)
+                services.lexical.reset()
+                services.lexical.fill(services.index.pages())
         except Timeout:
             raise BackupError("An ingestion job is running; try the restore again when it ends") from None
     return {"materials": len(services.catalog.materials()), "chunks": services.index.count(),

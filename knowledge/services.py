@@ -6,6 +6,8 @@ reach them through `get_services()`, which builds them from the settings on firs
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -18,8 +20,11 @@ from core.settings import Settings, get_settings
 from knowledge.cache import QueryCache
 from knowledge.catalog import Catalog
 from knowledge.ingest import Ingestor
+from knowledge.lexical import LexicalIndex, open_database
 from knowledge.retrieval import Retriever
 from knowledge.vectorstore import VectorIndex
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,6 +33,7 @@ class Services:
     catalog: Catalog
     embeddings: Embeddings
     index: VectorIndex
+    lexical: LexicalIndex
     ingestor: Ingestor
     retriever: Retriever
     cache: QueryCache
@@ -48,6 +54,12 @@ def build_services(settings: Settings, embeddings: Embeddings | None = None) -> 
     embeddings = embeddings or make_embeddings(settings)
     catalog = Catalog(settings.catalog_path)
     index = VectorIndex(settings, embeddings_name(embeddings), version_seen=catalog.index_version())
+    lexical = LexicalIndex(open_database(settings.lexical_index_url, settings.lexical_path))
+    if lexical.count() == 0 and index.count() > 0:
+        # An index built before the lexical index was persisted: filled once, in the background (dense search
+        # answers meanwhile); never again at a start.
+        log.info("Filling the lexical index from the %d chunks of the vector index", index.count())
+        threading.Thread(target=lexical.fill, args=(index.pages(),), name="lexical-fill", daemon=True).start()
     client = sync_client(settings.redis_url, settings.redis_cluster) if settings.redis_url else None
     chat_models = ChatModels(settings)
     setup = {"llm": chat_models.provider, "embeddings": embeddings_name(embeddings)}
@@ -56,8 +68,9 @@ def build_services(settings: Settings, embeddings: Embeddings | None = None) -> 
         catalog=catalog,
         embeddings=embeddings,
         index=index,
-        ingestor=Ingestor(settings, catalog, index, embeddings),
-        retriever=Retriever(index, catalog, embeddings),
+        lexical=lexical,
+        ingestor=Ingestor(settings, catalog, index, lexical, embeddings),
+        retriever=Retriever(index, lexical, catalog, embeddings),
         cache=QueryCache(settings, setup, catalog.index_version, client),
         chat_models=chat_models,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -11,6 +11,10 @@ from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.config import Settings as ChromaSettings
 
 from core.settings import Settings
+
+# Chunks (or ids) per call to Chroma: a call with every id of a large index exceeds SQLite's 32,766 bound
+# variables inside Chroma ("too many SQL variables"), so whole-index reads and writes go page by page.
+PAGE = 1000
 
 
 class EmbeddingModelMismatch(RuntimeError):
@@ -89,7 +93,7 @@ class VectorIndex:
         return self._collection.count()
 
     def ids_of_material(self, material_id: str) -> set[str]:
-        return set(self._collection.get(where={"material_id": material_id}, include=[])["ids"])
+        return {id_ for ids, _, _ in self.pages(where={"material_id": material_id}, include=[]) for id_ in ids}
 
     def add(self, ids: Sequence[str], texts: Sequence[str], vectors: Sequence[Sequence[float]],
             metadatas: Sequence[dict]) -> None:
@@ -99,12 +103,14 @@ class VectorIndex:
         model, dimension = self.recorded_model
         if model != self.embedding_model or dimension != len(vectors[0]):
             self._collection.modify(metadata={"embedding_model": self.embedding_model, "dimension": len(vectors[0])})
-        self._collection.upsert(ids=list(ids), documents=list(texts), embeddings=list(vectors),
-                                metadatas=list(metadatas))
+        for start in range(0, len(ids), PAGE):
+            end = start + PAGE
+            self._collection.upsert(ids=list(ids[start:end]), documents=list(texts[start:end]),
+                                    embeddings=list(vectors[start:end]), metadatas=list(metadatas[start:end]))
 
     def delete(self, ids: Sequence[str]) -> None:
-        if ids:
-            self._collection.delete(ids=list(ids))
+        for start in range(0, len(ids), PAGE):
+            self._collection.delete(ids=list(ids[start : start + PAGE]))
 
     def delete_material(self, material_id: str) -> int:
         ids = self.ids_of_material(material_id)
@@ -125,9 +131,24 @@ class VectorIndex:
             )
         ]
 
+    def pages(self, where: dict | None = None, include: Sequence[str] = ("documents", "metadatas")
+              ) -> Iterator[tuple[list[str], list[str] | None, list[dict] | None]]:
+        """Every stored chunk (matching `where`), PAGE at a time: ids, texts, metadatas."""
+        offset = 0
+        while True:
+            page = self._collection.get(where=where, limit=PAGE, offset=offset, include=list(include))
+            if not page["ids"]:
+                return
+            yield page["ids"], page["documents"], page["metadatas"]
+            offset += len(page["ids"])
+
     def all_chunks(self) -> tuple[list[str], list[str], list[dict]]:
-        result = self._collection.get(include=["documents", "metadatas"])
-        return result["ids"], result["documents"], result["metadatas"]
+        ids, texts, metadatas = [], [], []
+        for page_ids, page_texts, page_metadatas in self.pages():
+            ids += page_ids
+            texts += page_texts
+            metadatas += page_metadatas
+        return ids, texts, metadatas
 
     def reset(self) -> None:
         self._client.delete_collection(self._name)

@@ -1,0 +1,66 @@
+"""The embedded Chroma index past SQLite's 32,766-variable limit: whole-index reads and deletions page through it."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import numpy as np
+import pytest
+from langchain_core.embeddings import Embeddings
+
+from knowledge.catalog import Material
+
+CHUNKS = 33_500  # Chroma's unpaged get() failed between 32,000 and 33,000 chunks ("too many SQL variables")
+DIMENSION = 16
+
+
+class HashEmbeddings(Embeddings):
+    """Deterministic vectors from a text's hash: tens of thousands of chunks load in seconds."""
+
+    name = "test:hash-16"
+
+    def embed_documents(self, texts):
+        return [self.embed_query(text) for text in texts]
+
+    def embed_query(self, text):
+        seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+        vector = np.random.default_rng(seed).normal(size=DIMENSION)
+        return (vector / np.linalg.norm(vector)).tolist()
+
+
+@pytest.fixture
+def large_services(settings):
+    from knowledge.services import build_services
+
+    services = build_services(settings, embeddings=HashEmbeddings())
+    vectors = np.random.default_rng(3).normal(size=(CHUNKS, DIMENSION))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"bulk-{number}" for number in range(CHUNKS)]
+    texts = [f"bloco {number} sobre treino de força e descanso" for number in range(CHUNKS)]
+    metadatas = [{"material_id": "bulk", "source": "bulk.txt"}] * CHUNKS
+    services.index.add(ids, texts, vectors, metadatas)
+    services.lexical.add(ids, texts, metadatas)
+    services.catalog.upsert(Material("bulk", "bulk.txt", "bulk.txt", 1, 1, "0", "indexed", None, CHUNKS, time.time()))
+    services.catalog.bump_index_version()
+    return services
+
+
+def test_more_than_33000_chunks_are_read_queried_ingested_and_deleted(large_services, tmp_path):
+    services = large_services
+    assert len(services.index.all_chunks()[0]) == len(services.index.ids_of_material("bulk")) == CHUNKS
+
+    material = services.settings.materials_path / "agachamento.txt"
+    material.write_text("O agachamento livre fortalece quadríceps e glúteos; faça três séries de oito repetições.",
+                        encoding="utf-8")
+    [result] = services.ingestor.ingest([material])
+    passages = services.retriever.search("agachamento livre quadríceps", 4)
+    only_bulk = services.retriever.search("treino de força", 4, material_ids=["bulk"])
+
+    deleted = services.ingestor.delete("bulk")
+    # The hash vectors rank bulk chunks first as often as not; the lexical index finds the lesson.
+    assert result.status == "indexed" and result.material_id in [passage.material_id for passage in passages]
+    assert [passage.material_id for passage in only_bulk] == ["bulk"] * 4
+    assert deleted.removed == CHUNKS
+    assert services.index.count() == services.lexical.count() == result.chunks
+    assert services.retriever.search("treino de força", 4, mode="bm25") == []
