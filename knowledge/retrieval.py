@@ -58,7 +58,7 @@ class Retriever:
     def dense(self, question: str, k: int, material_ids: Sequence[str] | None = None) -> list[StoredChunk]:
         version = self.catalog.index_version()
         if version != self.index.version_seen:  # a worker process changed the index since we last looked
-            self.index.follow(version)
+            self.index.reload(version)
         return self.index.search(self.embeddings.embed_query(question), k, material_ids)
 
     def search(self, question: str, k: int, material_ids: Sequence[str] | None = None,

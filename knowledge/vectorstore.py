@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -13,8 +11,6 @@ from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.config import Settings as ChromaSettings
 
 from core.settings import Settings
-
-log = logging.getLogger(__name__)
 
 # Chunks (or ids) per call to Chroma: a call with every id of a large index exceeds SQLite's 32,766 bound
 # variables inside Chroma ("too many SQL variables"), so whole-index reads and writes go page by page.
@@ -53,10 +49,9 @@ class VectorIndex:
         self._client = _client(settings)
         self._name = settings.chroma_collection
         self.embedding_model = embedding_model
-        self._collection = self._open(self._client)
+        self._collection = self._open()
         # The catalogue's index version this process's view of the index reflects (see `reload`).
         self.version_seen = version_seen
-        self._following = threading.Lock()  # held while a fresh client loads in the background (see `follow`)
 
     def reload(self, version: int) -> None:
         """Re-read the index another process (an ingestion worker) changed.
@@ -68,35 +63,12 @@ class VectorIndex:
         if not self._settings.chroma_server_url:
             SharedSystemClient._identifier_to_system.pop(self._client._identifier, None)
             self._client = _client(self._settings)
-            self._collection = self._open(self._client)
+            self._collection = self._open()
         self.version_seen = version
 
-    def follow(self, version: int) -> None:
-        """`reload` without making a query wait: a fresh client loads the index in a background thread and takes
-        over once it has answered a first search; until then searches read the previous state (at 100,000 chunks
-        loading takes about a second; the lexical index already has the new chunks)."""
-        if self._settings.chroma_server_url:
-            self.version_seen = version
-        elif self._following.acquire(blocking=False):
-            threading.Thread(target=self._load, args=(version,), name="vector-index-follow", daemon=True).start()
-
-    def _load(self, version: int) -> None:
-        try:
-            SharedSystemClient._identifier_to_system.pop(self._client._identifier, None)
-            client = _client(self._settings)
-            collection = self._open(client)
-            _, dimension = self.recorded_model
-            if dimension and collection.count():
-                collection.query(query_embeddings=[[1.0] + [0.0] * (dimension - 1)], n_results=1, include=["distances"])
-            self._client, self._collection, self.version_seen = client, collection, version
-        except Exception:
-            log.exception("Re-reading the vector index failed; the next search tries again")
-        finally:
-            self._following.release()
-
-    def _open(self, client: chromadb.ClientAPI) -> chromadb.Collection:
+    def _open(self) -> chromadb.Collection:
         # No metadata here: passing it would overwrite the model an existing collection recorded.
-        collection = client.get_or_create_collection(
+        collection = self._client.get_or_create_collection(
             self._name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
         )
         if not (collection.metadata or {}).get("embedding_model"):
@@ -180,4 +152,4 @@ class VectorIndex:
 
     def reset(self) -> None:
         self._client.delete_collection(self._name)
-        self._collection = self._open(self._client)
+        self._collection = self._open()
