@@ -10,14 +10,12 @@ import os
 import subprocess
 from pathlib import Path
 
-import av
 import webvtt
 
 from core.local_model import LocalModelUnavailable, ensure_whisper_model, whisper_model_installed
 from core.settings import Settings
 from loaders.base import LoaderError
 from loaders.subtitles import Cue, read_cues
-
 
 
 def transcription_engine(settings: Settings) -> str | None:
@@ -96,7 +94,8 @@ def _vtt_time(seconds: float) -> str:
 
 
 def transcribe_locally(path: Path, settings: Settings) -> list[Cue]:
-    try:
+    try:  # the `transcription` extra: not every installation has it
+        import av
         from faster_whisper import WhisperModel
 
         folder = ensure_whisper_model(settings.models_path)
