@@ -9,6 +9,7 @@ index the product used before (rebuilt from Chroma in every process after every 
     .venv/bin/python bench/scale.py                  # 10,000 and 100,000 chunks
     .venv/bin/python bench/scale.py --sizes 20000    # other sizes
     .venv/bin/python bench/scale.py --big            # and 1,000,000
+    .venv/bin/python bench/scale.py --lexical-url postgresql://…/db   # the lexical index in PostgreSQL (emptied first)
 """
 
 from __future__ import annotations
@@ -84,10 +85,14 @@ def timed(function, *args, **kwargs) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def reader(data_dir: Path, baseline: bool) -> dict:
+def open_services(data_dir: Path, lexical_url: str | None):
+    return fresh_services(GeneratedEmbeddings(), data_dir, lexical_index_url=lexical_url)
+
+
+def reader(data_dir: Path, lexical_url: str | None, baseline: bool) -> dict:
     """A fresh process opening the index as a RAG server does (`baseline`: plus the old in-memory bm25s index)."""
     started = time.perf_counter()
-    services = fresh_services(GeneratedEmbeddings(), data_dir)
+    services = open_services(data_dir, lexical_url)
     result = {"startup_s": time.perf_counter() - started}
     asked = questions()
     result["first_query_ms"] = timed(services.retriever.search, asked[0], 4, mode="dense")
@@ -111,7 +116,7 @@ def reader(data_dir: Path, baseline: bool) -> dict:
     result["lexical_p50_ms"] = percentile(latencies, 0.5)
     result["rss_growth_mb"] = (psutil.Process().memory_info().rss - rss) / 2**20
     if not baseline:
-        result.update(after_another_process_adds(services, data_dir, "aula-do-worker.txt"))
+        result.update(after_another_process_adds(services, data_dir, lexical_url, "aula-do-worker.txt"))
     return result
 
 
@@ -122,9 +127,13 @@ def add_material(services, name: str) -> str:
     return result.material_id
 
 
-def after_another_process_adds(services, data_dir: Path, name: str) -> dict:
+def lexical_option(lexical_url: str | None) -> list[str]:
+    return ["--lexical-url", lexical_url] if lexical_url else []
+
+
+def after_another_process_adds(services, data_dir: Path, lexical_url: str | None, name: str) -> dict:
     """Another process (a worker) indexes a material: this one's first query, and when the material is found."""
-    command = [sys.executable, __file__, "--writer", str(data_dir), name]
+    command = [sys.executable, __file__, "--writer", str(data_dir), name, *lexical_option(lexical_url)]
     material_id = subprocess.run(command, cwd=REPO, check=True, capture_output=True, text=True).stdout.split()[-1]
     written = time.perf_counter()
     first_ms = timed(services.retriever.search, NEW_MATERIALS[name][1], 4)
@@ -133,15 +142,17 @@ def after_another_process_adds(services, data_dir: Path, name: str) -> dict:
     return {"worker_first_query_ms": first_ms, "worker_found_ms": (time.perf_counter() - written) * 1000}
 
 
-def run_reader(data_dir: Path, baseline: bool) -> dict:
-    command = [sys.executable, __file__, "--reader", str(data_dir)] + (["--baseline"] if baseline else [])
+def run_reader(data_dir: Path, lexical_url: str | None, baseline: bool) -> dict:
+    command = [sys.executable, __file__, "--reader", str(data_dir), *lexical_option(lexical_url)]
+    command += ["--baseline"] if baseline else []
     output = subprocess.run(command, cwd=REPO, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
-def measure(size: int, baseline: bool) -> None:
+def measure(size: int, lexical_url: str | None, baseline: bool) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix=f"dnaforca-scale-{size}-"))
-    services = fresh_services(GeneratedEmbeddings(), data_dir)
+    services = open_services(data_dir, lexical_url)
+    services.lexical.reset()
     vector_ms = lexical_ms = 0.0
     for ids, texts, vectors, metadatas in synthetic_batches(size):
         vector_ms += timed(services.index.add, ids, texts, vectors, metadatas)
@@ -167,7 +178,7 @@ def measure(size: int, baseline: bool) -> None:
           f"{searchable_s:.2f} s after the upload began (parse, embed, index)")
     print(f"  this process: RSS {psutil.Process().memory_info().rss / 2**20:,.0f} MB")
 
-    fresh = run_reader(data_dir, baseline=False)
+    fresh = run_reader(data_dir, lexical_url, baseline=False)
     print(f"  a new RAG process: start-up {fresh['startup_s']:.2f} s (nothing rebuilt), first (dense) query "
           f"{fresh['first_query_ms']:.1f} ms, lexical p50 {fresh['lexical_p50_ms']:.2f} ms, memory of the lexical "
           f"index after {QUERIES} queries {fresh['rss_growth_mb']:.0f} MB")
@@ -175,7 +186,7 @@ def measure(size: int, baseline: bool) -> None:
           f"{fresh['worker_first_query_ms']:.1f} ms (it re-reads the embedded Chroma), material found "
           f"{fresh['worker_found_ms']:.0f} ms after the worker committed")
     if baseline:
-        old = run_reader(data_dir, baseline=True)
+        old = run_reader(data_dir, lexical_url, baseline=True)
         print(f"  before (in-memory bm25s, per process): rebuild {old['rebuild_s']:.1f} s at start and inside the "
               f"first query after every change, scoring p50 {old['lexical_p50_ms']:.2f} ms, memory "
               f"{old['rss_growth_mb']:.0f} MB")
@@ -186,20 +197,22 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--big", action="store_true", help="also 1,000,000 chunks")
     parser.add_argument("--no-baseline", action="store_true", help="skip the in-memory bm25s comparison")
+    parser.add_argument("--lexical-url", help="LEXICAL_INDEX_URL to measure (default: SQLite in the run's DATA_DIR)")
     parser.add_argument("--reader", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--writer", nargs=2, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.writer:
         data_dir, name = arguments.writer
-        print(add_material(fresh_services(GeneratedEmbeddings(), Path(data_dir)), name))
+        print(add_material(open_services(Path(data_dir), arguments.lexical_url), name))
         return
     if arguments.reader:
-        print(json.dumps(reader(arguments.reader, arguments.baseline)))
+        print(json.dumps(reader(arguments.reader, arguments.lexical_url, arguments.baseline)))
         return
-    print(f"{WORDS_PER_CHUNK}-word chunks, {DIMENSION}-d generated vectors, {QUERIES} Pirá questions, k=4")
+    print(f"{WORDS_PER_CHUNK}-word chunks, {DIMENSION}-d generated vectors, {QUERIES} Pirá questions, k=4, lexical "
+          f"index in {'PostgreSQL' if arguments.lexical_url else 'SQLite'}")
     for size in arguments.sizes + ([1_000_000] if arguments.big else []):
-        measure(size, baseline=not arguments.no_baseline)
+        measure(size, arguments.lexical_url, baseline=not arguments.no_baseline)
 
 
 if __name__ == "__main__":
