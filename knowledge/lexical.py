@@ -65,7 +65,7 @@ class _Sqlite:
     def connect(self):
         import sqlite3
 
-        connection = sqlite3.connect(self._path, isolation_level=None, timeout=60, check_same_thread=False)
+        connection = sqlite3.connect(self._path, isolation_level=None, timeout=60)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
         return connection
@@ -152,8 +152,8 @@ class _Transaction:
 class LexicalIndex:
     def __init__(self, database: _Sqlite | _Postgres):
         self._database = database
-        self._local = threading.local()  # a connection per thread: a query never queues behind a write
-        self._stemmer = Stemmer.Stemmer("portuguese")
+        # A connection per thread (a query never queues behind a write) and a stemmer (they are not thread-safe).
+        self._local = threading.local()
         self._deleted: tuple[int, np.ndarray] = (-1, np.zeros(0, dtype=bool))
         with self._write() as write:
             for statement in SCHEMA.format(blob=database.blob).split(";"):
@@ -161,7 +161,7 @@ class LexicalIndex:
                     write.execute(statement)
             for counter in COUNTERS:
                 write.execute("INSERT INTO lexical_meta (key, value) VALUES (?, 0) ON CONFLICT (key) DO NOTHING",
-                        (counter,))
+                              (counter,))
 
     # Connections and transactions
     def _connection(self):
@@ -186,7 +186,10 @@ class LexicalIndex:
             write.execute("UPDATE lexical_meta SET value = value + ? WHERE key = ?", (change, key))
 
     def tokenize(self, texts: list[str]) -> list[list[str]]:
-        return bm25s.tokenize(texts, stopwords="pt", stemmer=self._stemmer, return_ids=False, show_progress=False)
+        stemmer = getattr(self._local, "stemmer", None)
+        if stemmer is None:
+            stemmer = self._local.stemmer = Stemmer.Stemmer("portuguese")
+        return bm25s.tokenize(texts, stopwords="pt", stemmer=stemmer, return_ids=False, show_progress=False)
 
     # Writes
     def add(self, ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[dict]) -> None:
