@@ -81,7 +81,7 @@ def test_a_watched_folder_feeds_cited_answers_and_deletions_follow(stack):
         assert added.status_code == 201, added.text
         assert added.json()["name"] == "Curso DNA"
         assert client.post("/drive/folders", headers=admin, json={"folder": course.id}).status_code == 409
-        assert client.post("/drive/folders", headers=admin, json={"folder": fact.id}).status_code == 422  # a file
+        assert client.post("/drive/folders", headers=admin, json={"folder": fact.id}).status_code == 400  # a file
         assert client.post("/drive/folders", headers=admin, json={"folder": "nao-existe"}).status_code == 404
         first = wait_for_sync(client, admin, None)
         assert first["state"] == "completed" and first["counts"]["added"] == 2, first

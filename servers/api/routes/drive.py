@@ -8,12 +8,21 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import Path as FastAPIPath
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, func, select
 
 from core.settings import Settings
 from servers.api.deps import AdminUser, SessionDep, SettingsDep, require_admin, require_staff
-from servers.api.drive.client import FOLDER, SHORTCUT, DriveApiError, DriveClient, check_id, material_name
+from servers.api.drive.client import (
+    DRIVE_ID,
+    FOLDER,
+    SHORTCUT,
+    DriveApiError,
+    DriveClient,
+    check_id,
+    material_name,
+)
 from servers.api.drive.credentials import CredentialsError, DriveNotConfigured, credentials_kind, load_credentials
 from servers.api.drive.queue import DriveQueue
 from servers.api.models import DriveFile, DriveFolder
@@ -63,7 +72,7 @@ def _folder_id(value: str) -> str:
     try:
         return check_id(candidate)
     except ValueError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
 
 
 def _iso(moment: float | None) -> str | None:
@@ -118,7 +127,7 @@ def add_folder(body: FolderIn, user: AdminUser, settings: SettingsDep, queue: Dr
     except (DriveApiError, CredentialsError) as error:
         raise _google_error(error) from None
     if folder["mimeType"] != FOLDER:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{folder['name']} is not a folder")
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{folder['name']} is not a folder")
     if session.get(DriveFolder, folder_id) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"{folder['name']} is already watched")
     session.add(DriveFolder(id=folder_id, name=folder["name"], drive_id=folder.get("driveId"), added_by=user.id))
@@ -139,9 +148,9 @@ def remove_folder(folder_id: str, queue: DriveQueueDep, session: SessionDep) -> 
 
 
 @router.get("/folders/{folder_id}/files", dependencies=[Depends(require_staff)])
-def browse_folder(folder_id: str, settings: SettingsDep, session: SessionDep) -> list[dict]:
+def browse_folder(folder_id: Annotated[str, FastAPIPath(pattern=DRIVE_ID.pattern)], settings: SettingsDep,
+                  session: SessionDep) -> list[dict]:
     """What a folder holds, live from Drive, with each file's state in the knowledge base."""
-    folder_id = _folder_id(folder_id)
     try:
         children = list(_drive(settings).children(folder_id))
     except (DriveApiError, CredentialsError) as error:
