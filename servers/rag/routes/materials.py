@@ -13,7 +13,7 @@ from fastapi import Path as FastAPIPath
 from fastapi.responses import FileResponse
 
 from knowledge.ingest import material_id_for
-from knowledge.origins import DRIVE_FOLDER, Origin, drive_folder, forget_origin, is_web_link, origin_of, write_origin
+from knowledge.origins import DRIVE_FOLDER, Origin, drive_folder, forget_origin, origin_of, write_origin
 from knowledge.services import Services
 from loaders.extensions import VIDEO_EXTENSIONS
 from loaders.transcription import content_sha256, transcript_path
@@ -140,14 +140,13 @@ async def put_drive_file(
     services: ServicesDep,
     jobs: JobsDep,
     file: Annotated[UploadFile, File(description="the Drive file's current content (exported for Google types)")],
-    url: Annotated[str | None, Form(description="the Drive file's web page (https), cited with it")] = None,
+    url: Annotated[str | None, Form(pattern=r"^https://\S+$", max_length=2048,
+                                    description="the Drive file's web page (https), cited with it")] = None,
     process: bool = True,
 ) -> UploadOut:
     """The current version of a Google Drive file, as MATERIALS_DIR/drive/<id>/<name>: a new name replaces the
     file's earlier one (its vectors too), the link is kept for citations, and its indexing is queued. Sending
     the same version again changes nothing (idempotent, so an interrupted sync can simply send it again)."""
-    if url is not None and not is_web_link(url):
-        raise HTTPException(422, "url must be an https link of at most 2048 characters")
     root = services.settings.materials_path
     name = material_names([file])[0]
     folder = drive_folder(root, drive_id)

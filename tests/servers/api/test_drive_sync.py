@@ -281,3 +281,12 @@ def test_a_404_on_deletion_counts_only_when_the_material_is_gone(drive_settings)
     knowledge = KnowledgeBase(drive_settings)  # the real RAG server: an unknown material is already gone
     knowledge.delete("0123456789abcdef")
     knowledge.close()
+
+
+def test_the_rag_server_keeps_only_https_links(drive_rag):
+    for link in ("javascript:alert(1)", "http://drive.google.com/x", "https://" + "a" * 2100):
+        response = httpx.put(f"{drive_rag}/materials/drive/abc123", headers=AUTH, params={"process": "false"},
+                             files={"file": ("nota.txt", b"texto")}, data={"url": link})
+        assert response.status_code == 422, link
+    assert httpx.put(f"{drive_rag}/materials/drive/a%2F..", headers=AUTH,
+                     files={"file": ("nota.txt", b"texto")}).status_code in (404, 422)  # not a Drive id
