@@ -64,3 +64,20 @@ def test_more_than_33000_chunks_are_read_queried_ingested_and_deleted(large_serv
     assert deleted.removed == CHUNKS
     assert services.index.count() == services.lexical.count() == result.chunks
     assert services.retriever.search("treino de força", 4, mode="bm25") == []
+
+
+def test_an_index_built_before_the_lexical_index_existed_is_filled_once_in_the_background(settings):
+    from knowledge.services import build_services
+
+    first = build_services(settings, embeddings=HashEmbeddings())
+    texts = ["agachamento frontal", "supino inclinado", "remada baixa"]
+    first.index.add(["a", "b", "c"], texts, HashEmbeddings().embed_documents(texts), [{"material_id": "m"}] * 3)
+    first.lexical.close()
+    for suffix in ("", "-wal", "-shm"):  # as an upgraded deployment finds it: vectors, no lexical index
+        settings.lexical_path.with_name(settings.lexical_path.name + suffix).unlink(missing_ok=True)
+
+    services = build_services(settings, embeddings=HashEmbeddings())
+    deadline = time.monotonic() + 10
+    while services.lexical.count() < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [chunk.id for chunk in services.lexical.search("supino", 4)] == ["b"]
