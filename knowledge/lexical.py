@@ -235,12 +235,14 @@ class LexicalIndex:
         if ids:
             with self._write() as write:
                 self._delete(write, list(ids))
+            self._merge()
 
     def delete_material(self, material_id: str) -> None:
         with self._write() as write:
             while ids := [row[0] for row in write.execute(
                     "SELECT id FROM lexical_chunks WHERE material_id = ? LIMIT ?", (material_id, MAX_VARIABLES))]:
                 self._delete(write, ids)
+        self._merge()
 
     def _delete(self, write: _Transaction, ids: list[str]) -> None:
         # Postings stay until their segment is merged; until then queries mask the deleted documents.
@@ -263,17 +265,21 @@ class LexicalIndex:
             self._bump(write, generation=1)
 
     def _merge(self) -> None:
-        """Merge MERGE_FACTOR segments of one size class while there are that many (a query reads fewer blobs)."""
+        """Merge MERGE_FACTOR segments of one size class while there are that many (a query reads fewer blobs), and
+        rewrite a segment once half its documents are deleted (queries stop masking them)."""
         while True:
             with self._write() as write:
                 classes: dict[int, list[int]] = defaultdict(list)
                 for segment, docs in write.execute("SELECT id, docs FROM lexical_segments ORDER BY id"):
                     classes[int(math.log(max(docs, 1), MERGE_FACTOR))].append(segment)
-                full = next((segments for _, segments in sorted(classes.items()) if len(segments) >= MERGE_FACTOR),
-                            None)
-                if full is None:
+                chosen = next((segments[:MERGE_FACTOR] for _, segments in sorted(classes.items())
+                               if len(segments) >= MERGE_FACTOR), None)
+                chosen = chosen or [segment for segment, deleted, docs in write.execute(
+                    "SELECT d.segment, COUNT(*), s.docs FROM lexical_deleted d JOIN lexical_segments s "
+                    "ON s.id = d.segment GROUP BY d.segment, s.docs") if 2 * deleted >= docs][:1]
+                if not chosen:
                     return
-                self._merge_segments(write, full[:MERGE_FACTOR])
+                self._merge_segments(write, chosen)
 
     def _merge_segments(self, write: _Transaction, segments: list[int]) -> None:
         marks = _marks(segments)
@@ -307,7 +313,8 @@ class LexicalIndex:
         generation, dead = self._deleted
         if generation != counters["generation"]:
             dead = np.zeros(counters["next_doc"], dtype=bool)
-            dead[[row[0] for row in self._read("SELECT doc FROM lexical_deleted")]] = True
+            # A document added and deleted since `counters` was read is past its end (and not in its postings).
+            dead[[row[0] for row in self._read("SELECT doc FROM lexical_deleted") if row[0] < len(dead)]] = True
             self._deleted = (counters["generation"], dead)
         return dead
 
