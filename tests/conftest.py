@@ -119,12 +119,17 @@ def redis_url() -> str:
 def redis_prefix(redis_url) -> str:
     import uuid
 
-    import redis
-
     prefix = f"test-{uuid.uuid4().hex[:12]}"
     yield prefix
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+    delete_redis_keys(redis_url, f"{prefix}:*")
+
+
+def delete_redis_keys(url: str, pattern: str) -> None:
+    """What a test left in the machine's Redis under its own prefix."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(pattern, count=1000))
     if keys:
         client.delete(*keys)
     client.close()

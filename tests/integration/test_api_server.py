@@ -12,10 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from core.redis_checkpoint import RedisSaver
-from tests.conftest import AUTH, REPO, SAMPLES, SERVICE_TOKEN
+from tests.conftest import AUTH, REPO, SAMPLES, SERVICE_TOKEN, delete_redis_keys
 from tests.integration.conftest import wait_for_rag_job
 from tests.support.documents import one_page_pdf
 from tests.support.processes import API_APP, RAG_APP, server_environment, uvicorn_process
@@ -43,11 +42,7 @@ def servers(tmp_path_factory, redis_url):
                 wait_for_rag_job(rag, job["job_id"])
                 yield {"rag": rag, "api": api, "redis_url": redis_url, "prefix": prefix}
     finally:
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        delete_redis_keys(redis_url, f"{prefix}*")
 
 
 @pytest.fixture

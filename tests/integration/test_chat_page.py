@@ -14,10 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from core.redis_checkpoint import RedisSaver
-from tests.conftest import REPO, require
+from tests.conftest import REPO, delete_redis_keys, require
 from tests.integration.conftest import rag_server_on_echo_model
 from tests.support.processes import API_APP, server_environment, uvicorn_process
 
@@ -45,11 +44,7 @@ def servers(tmp_path_factory, redis_url):
                 assert registered.status_code == 201, registered.text
                 yield {"api": api, "rag_process": rag_process, "redis_url": redis_url, "prefix": prefix}
     finally:
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        delete_redis_keys(redis_url, f"{prefix}*")
 
 
 def drive_chat_page(servers) -> dict:
