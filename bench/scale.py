@@ -15,7 +15,6 @@ index the product used before (rebuilt from Chroma in every process after every 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import subprocess
@@ -27,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 from common import CORPUS, REPO, fresh_services, percentile
-from langchain_core.embeddings import Embeddings
+
+from tests.support.embeddings import HashEmbeddings
 
 DIMENSION = 384  # multilingual-e5-small's
 WORDS_PER_CHUNK = 150
@@ -41,20 +41,6 @@ NEW_MATERIALS = {
     "aula-do-worker.txt": ("A remada cavalinho com pegada neutra trabalha o dorsal e o romboide.",
                            "remada cavalinho romboide"),
 }
-
-
-class GeneratedEmbeddings(Embeddings):
-    """A unit vector seeded by the text's hash: stands in for e5 where only the search is timed."""
-
-    name = "bench:generated-384"
-
-    def embed_documents(self, texts):
-        return [self.embed_query(text) for text in texts]
-
-    def embed_query(self, text):
-        seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-        vector = np.random.default_rng(seed).normal(size=DIMENSION)
-        return (vector / np.linalg.norm(vector)).tolist()
 
 
 def questions() -> list[str]:
@@ -86,7 +72,7 @@ def timed(function, *args, **kwargs) -> float:
 
 
 def open_services(data_dir: Path, lexical_url: str | None):
-    return fresh_services(GeneratedEmbeddings(), data_dir, lexical_index_url=lexical_url)
+    return fresh_services(HashEmbeddings(DIMENSION), data_dir, lexical_index_url=lexical_url)
 
 
 def reader(data_dir: Path, lexical_url: str | None, baseline: bool) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import os
 import shutil
 from dataclasses import dataclass
@@ -126,11 +127,12 @@ def _whisper_ready(folder: Path) -> bool:
 
 def whisper_model_installed(models_dir: Path) -> bool:
     """faster-whisper is there, and the model is joined in MODELS_DIR (images) or its packages are installed."""
+    if importlib.util.find_spec("faster_whisper") is None:  # looked up, not imported (/status asks)
+        return False
     try:
-        importlib.import_module("faster_whisper")
         if not _whisper_ready(models_dir / WHISPER_MODEL):
             _whisper_data()
-    except (LocalModelUnavailable, ImportError):
+    except LocalModelUnavailable:
         return False
     return True
 

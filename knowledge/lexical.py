@@ -53,7 +53,19 @@ def _marks(values: Sequence) -> str:
     return ", ".join("?" for _ in values)
 
 
-class _Sqlite:
+class _Database:
+    """What both backends share: explicit transactions on an autocommit connection."""
+
+    @staticmethod
+    def commit(connection) -> None:
+        connection.execute("COMMIT")
+
+    @staticmethod
+    def rollback(connection) -> None:
+        connection.execute("ROLLBACK")
+
+
+class _Sqlite(_Database):
     """One file on the local disk; readers never wait for the writer (WAL)."""
 
     blob = "BLOB"
@@ -78,16 +90,8 @@ class _Sqlite:
     def begin_write(connection) -> None:
         connection.execute("BEGIN IMMEDIATE")  # one writer at a time, across processes
 
-    @staticmethod
-    def commit(connection) -> None:
-        connection.execute("COMMIT")
 
-    @staticmethod
-    def rollback(connection) -> None:
-        connection.execute("ROLLBACK")
-
-
-class _Postgres:
+class _Postgres(_Database):
     """A PostgreSQL database several machines share; writers take turns on an advisory lock."""
 
     blob = "BYTEA"
@@ -109,13 +113,6 @@ class _Postgres:
         connection.execute("BEGIN")
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (self.WRITE_LOCK,))
 
-    @staticmethod
-    def commit(connection) -> None:
-        connection.execute("COMMIT")
-
-    @staticmethod
-    def rollback(connection) -> None:
-        connection.execute("ROLLBACK")
 
 
 def open_database(url: str | None, default_path: Path) -> _Sqlite | _Postgres:

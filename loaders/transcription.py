@@ -4,6 +4,7 @@ media is never transcribed twice (DATA_DIR/transcripts/<sha256>.vtt)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -93,16 +94,23 @@ def _vtt_time(seconds: float) -> str:
     return f"{millis // 3_600_000:02d}:{millis // 60_000 % 60:02d}:{millis // 1000 % 60:02d}.{millis % 1000:03d}"
 
 
+@functools.lru_cache(maxsize=1)
+def _whisper(models_dir: Path, compute_type: str, threads: int):
+    """The model, loaded once per process (the parsing child lives on between files) and kept for the next."""
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(str(ensure_whisper_model(models_dir)), device="cpu", compute_type=compute_type,
+                        cpu_threads=threads, local_files_only=True)
+
+
 def transcribe_locally(path: Path, settings: Settings) -> list[Cue]:
     try:  # the `transcription` extra: not every installation has it
         import av
-        from faster_whisper import WhisperModel
 
-        folder = ensure_whisper_model(settings.models_path)
+        model = _whisper(settings.models_path, settings.transcription_compute_type,
+                         settings.transcription_threads or os.cpu_count() or 1)
     except (ImportError, LocalModelUnavailable) as error:
         raise LoaderError(f"The bundled Whisper model cannot be used: {error}") from None
-    model = WhisperModel(str(folder), device="cpu", compute_type=settings.transcription_compute_type,
-                         cpu_threads=settings.transcription_threads or os.cpu_count() or 1, local_files_only=True)
     try:
         segments, _ = model.transcribe(str(path), language=settings.transcription_language, vad_filter=True)
         return [Cue(segment.start, segment.end, segment.text.strip()) for segment in segments if segment.text.strip()]

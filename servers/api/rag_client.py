@@ -40,7 +40,8 @@ def segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _detail(response: httpx.Response) -> str:
+def error_detail(response: httpx.Response) -> str:
+    """The `detail` of an error answer (FastAPI's shape), or the start of its body."""
     try:
         body = response.json()
     except ValueError:
@@ -57,7 +58,7 @@ async def _add_thread_header(request: httpx.Request) -> None:
 async def _raise_on_error(response: httpx.Response) -> None:
     if response.status_code >= 400:
         await response.aread()
-        raise RagError(response.status_code, _detail(response))
+        raise RagError(response.status_code, error_detail(response))
 
 
 @dataclass

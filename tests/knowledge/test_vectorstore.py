@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 
 import numpy as np
 import pytest
-from langchain_core.embeddings import Embeddings
 
 from knowledge.catalog import Material
+from tests.support.embeddings import HashEmbeddings
 
 CHUNKS = 33_500  # Chroma's unpaged get() failed between 32,000 and 33,000 chunks ("too many SQL variables")
 DIMENSION = 16
-
-
-class HashEmbeddings(Embeddings):
-    """Deterministic vectors from a text's hash: tens of thousands of chunks load in seconds."""
-
-    name = "test:hash-16"
-
-    def embed_documents(self, texts):
-        return [self.embed_query(text) for text in texts]
-
-    def embed_query(self, text):
-        seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-        vector = np.random.default_rng(seed).normal(size=DIMENSION)
-        return (vector / np.linalg.norm(vector)).tolist()
 
 
 @pytest.fixture
 def large_services(settings):
     from knowledge.services import build_services
 
-    services = build_services(settings, embeddings=HashEmbeddings())
+    services = build_services(settings, embeddings=HashEmbeddings(DIMENSION))
     vectors = np.random.default_rng(3).normal(size=(CHUNKS, DIMENSION))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ids = [f"bulk-{number}" for number in range(CHUNKS)]
@@ -69,14 +54,15 @@ def test_more_than_33000_chunks_are_read_queried_ingested_and_deleted(large_serv
 def test_an_index_built_before_the_lexical_index_existed_is_filled_once_in_the_background(settings):
     from knowledge.services import build_services
 
-    first = build_services(settings, embeddings=HashEmbeddings())
+    embeddings = HashEmbeddings(DIMENSION)
+    first = build_services(settings, embeddings=embeddings)
     texts = ["agachamento frontal", "supino inclinado", "remada baixa"]
-    first.index.add(["a", "b", "c"], texts, HashEmbeddings().embed_documents(texts), [{"material_id": "m"}] * 3)
+    first.index.add(["a", "b", "c"], texts, embeddings.embed_documents(texts), [{"material_id": "m"}] * 3)
     first.lexical.close()
     for suffix in ("", "-wal", "-shm"):  # as an upgraded deployment finds it: vectors, no lexical index
         settings.lexical_path.with_name(settings.lexical_path.name + suffix).unlink(missing_ok=True)
 
-    services = build_services(settings, embeddings=HashEmbeddings())
+    services = build_services(settings, embeddings=HashEmbeddings(DIMENSION))
     deadline = time.monotonic() + 10
     while services.lexical.count() < 3 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -42,17 +42,22 @@ def _client_secrets(path: Path) -> dict:
     return data
 
 
-def credentials_kind(settings: Settings) -> str | None:
-    """service_account | oauth | api_key | None (not configured); malformed credentials raise CredentialsError."""
+def _credentials(settings: Settings) -> tuple[str | None, dict]:
+    """(service_account | oauth | api_key | None, the credentials file's content), the file read once; malformed
+    credentials raise CredentialsError."""
     path = settings.drive_credentials_path
     if path.is_file():
         data = _client_secrets(path)
         if data.get("type") == "service_account":
-            return "service_account"
+            return "service_account", data
         if "installed" in data or "web" in data:
-            return "oauth"
+            return "oauth", data
         raise CredentialsError(f"{path} is neither a service account key nor an OAuth client (installed app)")
-    return "api_key" if settings.google_drive_api_key else None
+    return ("api_key" if settings.google_drive_api_key else None), {}
+
+
+def credentials_kind(settings: Settings) -> str | None:
+    return _credentials(settings)[0]
 
 
 def drive_configured(settings: Settings) -> bool:
@@ -63,7 +68,7 @@ def drive_configured(settings: Settings) -> bool:
 def load_credentials(settings: Settings) -> Credentials | None:
     """Credentials ready for use (an OAuth token refreshed and saved when it had expired), or None when only
     GOOGLE_DRIVE_API_KEY is set."""
-    kind = credentials_kind(settings)
+    kind, data = _credentials(settings)
     if kind is None:
         raise DriveNotConfigured("Google Drive is not configured: set GOOGLE_CREDENTIALS_PATH (or put "
                                  "credentials.json in DATA_DIR) or GOOGLE_DRIVE_API_KEY")
@@ -72,14 +77,13 @@ def load_credentials(settings: Settings) -> Credentials | None:
     path = settings.drive_credentials_path
     if kind == "service_account":
         try:
-            return service_account.Credentials.from_service_account_info(_client_secrets(path), scopes=SCOPES)
+            return service_account.Credentials.from_service_account_info(data, scopes=SCOPES)
         except (ValueError, KeyError) as error:
             raise CredentialsError(f"{path}: the service account key is malformed ({error})") from None
     token_path = settings.drive_token_path
     if not token_path.is_file():
         raise CredentialsError(f"No OAuth token at {token_path}: run `dnaforca drive-auth` once to give consent")
-    secrets = _client_secrets(path)
-    client = secrets.get("installed") or secrets.get("web") or {}
+    client = data.get("installed") or data.get("web") or {}
     try:
         credentials = UserCredentials.from_authorized_user_file(str(token_path), SCOPES)
     except (ValueError, KeyError) as error:
@@ -114,10 +118,11 @@ def save_token(credentials: UserCredentials, path: Path) -> None:
 def console_consent(settings: Settings, ask: Callable[[str], str], tell: Callable[[str], None]) -> Path:
     """The first consent of an OAuth client, from a terminal: open the link anywhere, allow read access to Drive,
     paste back the address the browser lands on (or just its `code`). Saves token.json; returns its path."""
-    path = settings.drive_credentials_path
-    if credentials_kind(settings) != "oauth":
-        raise CredentialsError(f"{path} is not an OAuth client (installed app): nothing to consent to")
-    flow = InstalledAppFlow.from_client_config(_client_secrets(path), SCOPES, redirect_uri=CONSENT_REDIRECT)
+    kind, data = _credentials(settings)
+    if kind != "oauth":
+        raise CredentialsError(f"{settings.drive_credentials_path} is not an OAuth client (installed app): nothing "
+                               "to consent to")
+    flow = InstalledAppFlow.from_client_config(data, SCOPES, redirect_uri=CONSENT_REDIRECT)
     url, _ = flow.authorization_url(access_type="offline", prompt="consent")
     tell(f"Open this link in a browser, sign in with the account that sees the course folders and allow access:\n"
          f"\n  {url}\n\nThe browser then fails to load a page on localhost: copy its address.")

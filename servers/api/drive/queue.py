@@ -100,8 +100,9 @@ class DriveQueue:
     def last_run(self) -> dict | None:
         return self.store.get(LAST_RUN)
 
-    def running(self) -> bool:
-        last = self.last_run()
+    @staticmethod
+    def is_running(last: dict | None) -> bool:
+        """Whether that run is still going (a killed one stops beating)."""
         return bool(last and last["state"] == "running" and time.time() - last["beat_at"] < LOCK_LEASE_SECONDS)
 
     def next_run(self) -> float | None:

@@ -27,6 +27,7 @@ from core.settings import Settings
 from servers.api.drive.client import FOLDER, SHORTCUT, DriveApiError, DriveClient, material_name, revision
 from servers.api.drive.store import LAST_RUN, DriveStore
 from servers.api.models import DriveFile, DriveFolder
+from servers.api.rag_client import error_detail
 
 log = logging.getLogger(__name__)
 
@@ -65,26 +66,19 @@ class KnowledgeBase:
             raise KnowledgeBaseUnavailable(f"The RAG server failed ({response.status_code}): {response.text[:300]}")
         return response
 
-    @staticmethod
-    def _detail(response: httpx.Response) -> str:
-        try:
-            return str(response.json().get("detail"))
-        except (ValueError, AttributeError):
-            return response.text[:300]
-
     def put(self, file_id: str, name: str, content: IO[bytes], url: str | None) -> dict:
         """Store the file's current version (not indexed yet); the material as the RAG server lists it."""
         response = self._call("PUT", f"/materials/drive/{file_id}", params={"process": "false"},
                               files={"file": (name, content)}, data={"url": url} if url else {})
         if response.status_code >= 400:
-            raise KnowledgeBaseRefused(self._detail(response))
+            raise KnowledgeBaseRefused(error_detail(response))
         return response.json()["materials"][0]
 
     def index(self, paths: list[str]) -> dict[str, str | None]:
         """Index these materials and wait for the job: material id → error (None when indexed)."""
         response = self._call("POST", "/process-materials", json={"files": paths})
         if response.status_code >= 400:
-            raise KnowledgeBaseUnavailable(f"The RAG server refused to index: {self._detail(response)}")
+            raise KnowledgeBaseUnavailable(f"The RAG server refused to index: {error_detail(response)}")
         job_id, deadline = response.json()["job_id"], time.monotonic() + self.job_timeout
         while time.monotonic() < deadline:
             job = self._call("GET", f"/jobs/{job_id}").json()
@@ -104,7 +98,7 @@ class KnowledgeBase:
             if listing.status_code == 200 and all(item.get("id") != material_id for item in listing.json()):
                 return
         if response.status_code >= 400:
-            raise KnowledgeBaseRefused(f"Could not remove material {material_id}: {self._detail(response)}")
+            raise KnowledgeBaseRefused(f"Could not remove material {material_id}: {error_detail(response)}")
 
 
 @dataclass
@@ -185,11 +179,12 @@ class DriveSync:
         seen: set[str] = set()
         for folder in scope:
             self._walk(folder.id, folder.id, None, drive_id, desired, seen)
+        sent = self.store.files()
         for entry in desired.values():
-            self._update(entry)
+            self._update(entry, sent.get(entry.file["id"]))
         self._flush()
         roots = {folder.id for folder in scope}
-        for known in self.store.files().values():
+        for known in sent.values():
             if known.folder_id in roots and known.id not in desired:
                 self._remove(known)
         self.store.save_known_folders(drive_id, seen)
@@ -254,9 +249,9 @@ class DriveSync:
             return False
         root = self._root_of(file, roots)
         if root is not None:
-            self._update(Entry(file, root))
+            self._update(Entry(file, root), known)
         elif known is not None and known.shortcut_id:
-            self._update(Entry(file, known.folder_id, known.shortcut_id))  # a shortcut's target changed
+            self._update(Entry(file, known.folder_id, known.shortcut_id), known)  # a shortcut's target changed
         elif known is not None:
             self._remove(known)  # moved out of the watched folders
         return False
@@ -286,10 +281,10 @@ class DriveSync:
         return None
 
     # Sending and removing.
-    def _update(self, entry: Entry) -> None:
+    def _update(self, entry: Entry, known: DriveFile | None) -> None:
+        """Send the file unless the knowledge base has this version (`known`: what was sent before)."""
         file, report = entry.file, self.report
         name = material_name(file)
-        known = self.store.file(file["id"])
         if name is None:
             report.counts["skipped"] += 1
             return

@@ -95,7 +95,7 @@ def drive_status(settings: SettingsDep, queue: DriveQueueDep, session: SessionDe
         "folders": session.scalar(select(func.count()).select_from(DriveFolder)),
         "files": session.scalar(select(func.count()).select_from(DriveFile).where(DriveFile.error.is_(None))),
         "file_errors": [{"file_id": file.id, "name": file.name, "error": file.error} for file in failed],
-        "running": queue.running(),
+        "running": queue.is_running(last),
         "last_sync": last and {**last, "started_at": _iso(last["started_at"]), "finished_at": _iso(last["finished_at"]),
                                "beat_at": _iso(last["beat_at"])},
         "interval_minutes": settings.drive_sync_interval_minutes,
@@ -185,4 +185,4 @@ def drive_sync(settings: SettingsDep, queue: DriveQueueDep, session: SessionDep,
         for drive_id in {folder.drive_id for folder in session.scalars(select(DriveFolder))}:
             queue.store.save_page_token(drive_id, None)
     queue.request("manual")
-    return {"queued": True, "running": queue.running(), "status_url": "/drive/status"}
+    return {"queued": True, "running": queue.is_running(queue.last_run()), "status_url": "/drive/status"}

@@ -4,6 +4,7 @@ Google Drive files kept in step by the API server's sync (one folder per Drive f
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 from fastapi import Path as FastAPIPath
 from fastapi.responses import FileResponse
 
+from knowledge.catalog import Material
 from knowledge.ingest import material_id_for
 from knowledge.origins import DRIVE_FOLDER, Origin, drive_folder, forget_origin, origin_of, write_origin
 from knowledge.services import Services
@@ -54,6 +56,14 @@ def _find(material_id: str, services: Services) -> tuple[MaterialOut, Path]:
         if material.id == material_id:
             return material, services.settings.materials_path / material.path
     raise HTTPException(404, f"No material {material_id}")
+
+
+def refuse_same_content(materials: list[Material], sha256: str, name: str, own: Callable[[str], bool]) -> None:
+    """409 when a material other than this file's own earlier versions (`own(path)`) has the same content: the
+    knowledge base would cite it twice."""
+    twin = next((material for material in materials if material.sha256 == sha256 and not own(material.path)), None)
+    if twin is not None:
+        raise HTTPException(409, f"{name} has the same content as material {twin.id} ({twin.file_name})")
 
 
 @router.get("")
@@ -113,15 +123,13 @@ async def upload_materials(
     """Store files in MATERIALS_DIR (same name = new version) and queue their indexing."""
     root = services.settings.materials_path
     names = material_names(files)
-    by_hash = {material.sha256: material for material in services.catalog.materials()}
+    known = services.catalog.materials()
     saved: list[tuple[Path, Path]] = []
     try:
         for upload, name in zip(files, names, strict=True):
             temporary, sha256, _ = await save_upload(upload, root, services.settings.max_file_bytes, "MAX_FILE_MB")
             saved.append((temporary, root / name))
-            twin = by_hash.get(sha256)
-            if twin is not None and twin.file_name != name:
-                raise HTTPException(409, f"{name} has the same content as material {twin.id} ({twin.file_name})")
+            refuse_same_content(known, sha256, name, own=lambda path, name=name: path == name)
     except BaseException:
         for temporary, _ in saved:
             temporary.unlink(missing_ok=True)
@@ -152,11 +160,11 @@ async def put_drive_file(
     folder = drive_folder(root, drive_id)
     temporary, sha256, _ = await save_upload(file, folder, services.settings.max_file_bytes, "MAX_FILE_MB")
     own = f"{folder.relative_to(root).as_posix()}/"
-    twin = next((material for material in services.catalog.materials()
-                 if material.sha256 == sha256 and not material.path.startswith(own)), None)
-    if twin is not None:
+    try:
+        refuse_same_content(services.catalog.materials(), sha256, name, own=lambda path: path.startswith(own))
+    except HTTPException:
         temporary.unlink(missing_ok=True)
-        raise HTTPException(409, f"{name} has the same content as material {twin.id} ({twin.file_name})")
+        raise
     write_origin(folder, Origin(drive_id=drive_id, url=url))
     os.replace(temporary, folder / name)
     for earlier in folder.iterdir():  # the file was renamed in Drive: its earlier name goes, vectors included
