@@ -21,6 +21,10 @@ TURN_ROUTE = "/turn"
 # The conversation a /rag or /chat call continues; set by the API server, never taken from a request body.
 THREAD_HEADER = "X-Thread-Id"
 
+# The request a log line belongs to: taken from the caller or made by the first server, sent on to the RAG server
+# and recorded with the jobs a request queues.
+REQUEST_ID_HEADER = "X-Request-Id"
+
 
 class StreamEvent(StrEnum):
     """Server-Sent Events of the API server's streamed answers, in the order they come."""

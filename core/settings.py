@@ -39,6 +39,9 @@ class Settings(BaseSettings):
         "production", description="development also logs password reset links when no SMTP host is set"
     )
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        "text", description="json: one JSON object per line (level, logger, request id, user id, route, status, "
+        "duration); text: one readable line")
 
     # Local state. DATA_DIR roots everything unless a more specific path is given.
     data_dir: Path = Path("data")
@@ -128,6 +131,17 @@ class Settings(BaseSettings):
     )
     job_lease_seconds: int = Field(60, description="a running job whose worker is silent this long is retried")
     job_max_attempts: int = 3
+
+    # Operations: metrics and scheduled backups.
+    metrics_token: SecretStr | None = Field(
+        None, description="a bearer token that reads /metrics only (for Prometheus); the service token reads it too")
+    worker_metrics_host: str = Field("127.0.0.1", description="where a `dnaforca worker` serves /metrics")
+    worker_metrics_port: int = Field(9101, ge=0, le=65535, description="0: a worker serves no /metrics")
+    backup_schedule: str = Field(
+        "0 3 * * *", description="when the job queue writes a backup (cron: minute hour day month weekday, the "
+        "worker's local time); `off` turns scheduled backups off")
+    backup_keep: int = Field(7, ge=1, description="scheduled backups kept in BACKUP_DIR (the oldest go first)")
+    backup_dir: Path | None = Field(None, description="where scheduled backups are written; unset: DATA_DIR/backups")
 
     # HTTP.
     rag_host: str = "127.0.0.1"
@@ -224,7 +238,7 @@ class Settings(BaseSettings):
     email_timeout_seconds: float = 10.0
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["http://localhost:3000"])
 
-    @field_validator("jwt_secret_key", "rag_service_token")
+    @field_validator("jwt_secret_key", "rag_service_token", "metrics_token")
     @classmethod
     def _strong_secret(cls, value: SecretStr | None, info) -> SecretStr | None:
         if value is None:
@@ -236,6 +250,14 @@ class Settings(BaseSettings):
                              "generated), e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
         if len(secret) < MIN_SECRET_CHARS:
             raise ValueError(f"{name} must have at least {MIN_SECRET_CHARS} characters")
+        return value
+
+    @field_validator("backup_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if value.lower() not in ("off", "") and len(value.split(" ")) != 5:
+            raise ValueError("BACKUP_SCHEDULE is five cron fields (minute hour day month weekday), or `off`")
         return value
 
     @field_validator("rag_server_url")
@@ -281,6 +303,11 @@ class Settings(BaseSettings):
     @property
     def queue_path(self) -> Path:
         return self.data_dir / "queue.sqlite3"
+
+    @computed_field
+    @property
+    def backups_path(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
 
     @computed_field
     @property

@@ -21,6 +21,7 @@ from chains.prompts import NOT_COVERED
 from chains.sources import passages_from_sources, source_list
 from core.contracts import ANSWER_TAG, REWRITE_TAG
 from graphs.configuration import BaseConfiguration
+from knowledge.metrics import ANSWERS, STAGE_SECONDS, count_tokens, generation_slot
 from knowledge.retrieval import Passage
 from knowledge.services import get_services
 
@@ -40,8 +41,10 @@ async def generate(messages: list[AnyMessage], configuration: BaseConfiguration,
     model = await models.aget(configuration.model, configuration.temperature, configuration.max_tokens)
     if model is None:
         return None
-    async with models.slot():
-        response = await model.ainvoke(messages, config={**config, "tags": [*(config.get("tags") or []), tag]})
+    async with generation_slot(models):
+        with STAGE_SECONDS.labels("generate" if tag == ANSWER_TAG else "rewrite").time():
+            response = await model.ainvoke(messages, config={**config, "tags": [*(config.get("tags") or []), tag]})
+    count_tokens(response, models.provider)
     return str(response.content).strip()
 
 
@@ -58,8 +61,9 @@ async def standalone_question(question: str, history: Sequence[AnyMessage], conf
 async def search(question: str, material_ids: list[str] | None, configuration: BaseConfiguration) -> list[dict]:
     """The sources of an answer (embedding and search run off the event loop); none when nothing is relevant."""
     retriever = get_services().retriever
-    passages = await asyncio.to_thread(retriever.search, question, configuration.k, material_ids or None,
-                                       configuration.retrieval_mode)
+    with STAGE_SECONDS.labels("search").time():
+        passages = await asyncio.to_thread(retriever.search, question, configuration.k, material_ids or None,
+                                           configuration.retrieval_mode)
     return source_list(relevant(passages, configuration.min_relevance))
 
 
@@ -68,8 +72,10 @@ async def answer(question: str, sources: list[dict], history: Sequence[AnyMessag
     passages = passages_from_sources(sources)
     messages = answer_messages(configuration.answer_prompt, question, passages, history)
     written = await generate(messages, configuration, config, ANSWER_TAG)
+    ANSWERS.labels("extractive" if written is None else "model").inc()
     return extractive_answer(passages) if written is None else written
 
 
 def not_covered() -> dict:
+    ANSWERS.labels("not_covered").inc()
     return {"answer": NOT_COVERED, "sources": []}

@@ -21,11 +21,14 @@ from filelock import FileLock
 from huey import crontab
 from huey.consumer import Consumer
 
+from core.logs import RequestContext, current_request, enter_request, leave_request, new_request_id
 from core.queue import InlineConsumer, make_huey
 from core.redis_client import UNAVAILABLE, describe
 from core.settings import Settings
 from knowledge.catalog import Job
 from knowledge.ingest import Progress, result_dicts
+from knowledge.metrics import BACKUPS, JOBS, record_job
+from knowledge.scheduled_backups import take_backup
 from knowledge.services import get_services
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,10 @@ class JobQueue:
         self.huey = make_huey(settings, "jobs", settings.queue_path)
         self._task = self.huey.task(name="ingest")(self.run)
         self.huey.periodic_task(crontab(minute="*"), name="requeue_stalled")(self.requeue_stalled)
+        if settings.backup_schedule.lower() not in ("off", ""):
+            minute, hour, day, month, weekday = settings.backup_schedule.split(" ")
+            self.huey.periodic_task(crontab(minute, hour, day, month, weekday), name="scheduled_backup")(
+                self.scheduled_backup)
         self._inline: InlineConsumer | None = None
 
     @property
@@ -72,12 +79,19 @@ class JobQueue:
             self._inline.stop(graceful=True)
             self._inline = None
 
+    def depth(self) -> int:
+        """Tasks waiting in the queue (ingestions and due periodic tasks)."""
+        return self.huey.pending_count()
+
     # Producer side.
     def submit(self, files: list[str] | None = None, reindex: bool = False) -> Job:
         """Queue a run over the given files (relative to MATERIALS_DIR), or over the whole folder
         (`reindex`: after emptying the index, so every material is embedded again)."""
         catalog = get_services().catalog
-        job = Job(id=uuid.uuid4().hex, request={"files": files, "reindex": reindex})
+        # The request that queued the job names it in the job's log lines too.
+        context = current_request()
+        request = {"files": files, "reindex": reindex} | ({"request_id": context.request_id} if context else {})
+        job = Job(id=uuid.uuid4().hex, request=request)
         catalog.save_job(job)
         try:
             self._task(job.id)
@@ -110,6 +124,7 @@ class JobQueue:
                 job.state, job.finished_at = "failed", now
                 job.error = f"The worker stopped {job.attempts} times while running this job"
                 catalog.save_job(job)
+                JOBS.labels("failed").inc()
                 continue
             log.warning("Re-queueing job %s (attempt %d: its worker stopped)", job.id, job.attempts + 1)
             job.state, job.current_file = "queued", None
@@ -119,7 +134,31 @@ class JobQueue:
         return requeued
 
     # Worker side.
+    def scheduled_backup(self) -> None:
+        """BACKUP_SCHEDULE's task (knowledge/scheduled_backups.py)."""
+        started = time.monotonic()
+        try:
+            archive = take_backup(get_services())
+        except Exception:  # the metric and the alert on the last success tell the operator
+            BACKUPS.labels("failed").inc()
+            log.exception("The scheduled backup failed")
+            return
+        BACKUPS.labels("completed" if archive else "skipped").inc()
+        if archive:
+            log.info("Scheduled backup written to %s in %.1f s", archive, time.monotonic() - started)
+
     def run(self, job_id: str) -> None:
+        request_id = None
+        job = get_services().catalog.job(job_id)
+        if job is not None:
+            request_id = job.request.get("request_id")
+        token = enter_request(RequestContext(new_request_id(request_id)))
+        try:
+            self._run(job_id)
+        finally:
+            leave_request(token)
+
+    def _run(self, job_id: str) -> None:
         services = get_services()
         catalog = services.catalog
         with FileLock(self.settings.data_dir / "ingest.lock"):
@@ -146,6 +185,7 @@ class JobQueue:
                     job.state, job.error = "failed", f"{type(error).__name__}: {error}"
             job.finished_at, job.current_file = time.time(), None
             catalog.save_job(job)
+            record_job(job.state, job.finished_at - job.started_at, job.results or [])
 
 
 class _Heartbeat:

@@ -10,6 +10,7 @@ from langchain_core.embeddings import Embeddings
 from core.settings import RetrievalMode
 from knowledge.catalog import Catalog
 from knowledge.lexical import LexicalIndex
+from knowledge.metrics import STAGE_SECONDS
 from knowledge.vectorstore import StoredChunk, VectorIndex
 
 # Reciprocal-rank-fusion constant; 60 is the value of the original paper and works without tuning.
@@ -59,7 +60,9 @@ class Retriever:
         version = self.catalog.index_version()
         if version != self.index.version_seen:  # a worker process changed the index since we last looked
             self.index.reload(version)
-        return self.index.search(self.embeddings.embed_query(question), k, material_ids)
+        with STAGE_SECONDS.labels("embed").time():
+            vector = self.embeddings.embed_query(question)
+        return self.index.search(vector, k, material_ids)
 
     def search(self, question: str, k: int, material_ids: Sequence[str] | None = None,
                mode: RetrievalMode = "hybrid") -> list[Passage]:
