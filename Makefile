@@ -34,10 +34,10 @@ tests/e2e/node_modules/.installed: tests/e2e/package.json tests/e2e/package-lock
 ingest: install
 	$(BIN)/dnaforca ingest examples/materials
 
-# Both servers: the RAG server in the background (:8001), the API server in the foreground (:8000).
-run: ingest
-	$(BIN)/dnaforca migrate
-	$(BIN)/dnaforca serve & rag=$$!; trap 'kill $$rag' EXIT INT TERM; $(BIN)/dnaforca api
+# Both servers (RAG :8001 in the background, API :8000 in the foreground) on the embedded defaults, step by step;
+# the local chat model is built in the background meanwhile (scripts/run.sh). No test tools.
+run:
+	@PYTHON=$(PYTHON) bash scripts/run.sh
 
 api: install
 	$(BIN)/dnaforca migrate

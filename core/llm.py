@@ -32,19 +32,24 @@ def resolve_llm_provider(settings: Settings) -> str:
     return "extractive"
 
 
-def default_model_name(settings: Settings) -> str:
-    """The model the provider answers with unless a run names another."""
-    provider = resolve_llm_provider(settings)
+EXTRACTIVE = "extractive"
+
+
+def default_model_name(settings: Settings, provider: str | None = None) -> str:
+    """The model the provider (the configured one when None) answers with unless a run names another."""
+    provider = provider or resolve_llm_provider(settings)
     return {"openai": settings.openai_model, "gemini": settings.gemini_model,
-            "local": settings.local_llm_model}.get(provider, "extractive")
+            "local": settings.local_llm_model}.get(provider, EXTRACTIVE)
 
 
-def make_chat_model(settings: Settings, model: str | None = None) -> BaseChatModel | None:
-    """The configured chat model (or the named one of the same provider), or None for the extractive answerer.
+def make_chat_model(settings: Settings, model: str | None = None,
+                    provider: str | None = None) -> BaseChatModel | None:
+    """The provider's chat model (the configured provider and model when None), or None for the extractive
+    answerer.
 
     `streaming` is left unset: a call streams when someone listens for tokens (LangGraph's messages mode,
     astream_events) and is one plain request otherwise (/query), which costs less."""
-    provider = resolve_llm_provider(settings)
+    provider = provider or resolve_llm_provider(settings)
     if provider == "openai":
         from langchain_openai import ChatOpenAI
 
@@ -104,13 +109,14 @@ def with_generation_options(chat_model: BaseChatModel, temperature: float, max_t
 
 
 class ChatModels:
-    """The process's chat models and the bound on generations running at once."""
+    """The process's chat models and the bound on generations running at once.
+
+    The provider is resolved once; `switch` changes it while the process runs (the bundled model, once
+    prepared, takes over from the extractive answerer)."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.provider = resolve_llm_provider(settings)
-        # One llama.cpp context per model, never used by two generations at once.
-        self.max_concurrency = 1 if self.provider == "local" else settings.llm_max_concurrency
         self._loaded: dict[str, BaseChatModel | None] = {}
         self._loading = threading.Lock()
         # asyncio primitives belong to one event loop: one semaphore per loop (the server has one).
@@ -118,14 +124,29 @@ class ChatModels:
             weakref.WeakKeyDictionary()
         )
 
+    @property
+    def default_model(self) -> str:
+        return default_model_name(self.settings, self.provider)
+
+    @property
+    def max_concurrency(self) -> int:
+        # One llama.cpp context per model, never used by two generations at once.
+        return 1 if self.provider == "local" else self.settings.llm_max_concurrency
+
+    def is_loaded(self) -> bool:
+        """Whether the default model is in memory (the extractive answerer always is)."""
+        return self.default_model in self._loaded or self.default_model == EXTRACTIVE
+
     def get(self, model: str | None = None, temperature: float | None = None,
             max_tokens: int | None = None) -> BaseChatModel | None:
         """The named model (the default one when None) with these options; None for the extractive answerer."""
-        name = model or default_model_name(self.settings)
+        name = model or self.default_model
         if name not in self._loaded:
+            if name == EXTRACTIVE:  # also a run configured just before a switch: it ends as it began
+                return None
             with self._loading:  # two first questions at once must not load the model twice
                 if name not in self._loaded:
-                    self._loaded[name] = make_chat_model(self.settings, name)
+                    self._loaded[name] = make_chat_model(self.settings, name, self.provider)
         base = self._loaded[name]
         if base is None:
             return None
@@ -139,7 +160,7 @@ class ChatModels:
                    max_tokens: int | None = None) -> BaseChatModel | None:
         """`get` for the event loop: a model not loaded yet is loaded in a worker thread (the local one reads
         1.1 GB)."""
-        if (model or default_model_name(self.settings)) in self._loaded:
+        if (model or self.default_model) in self._loaded:
             return self.get(model, temperature, max_tokens)
         return await asyncio.to_thread(self.get, model, temperature, max_tokens)
 
@@ -147,7 +168,22 @@ class ChatModels:
         """Answer with this model object under `name` (the default model when None): a model of one's own in a
         notebook, a deterministic one in tests and benchmarks."""
         with self._loading:
-            self._loaded[name or default_model_name(self.settings)] = chat_model
+            self._loaded[name or self.default_model] = chat_model
+
+    def switch(self, provider: str, chat_model: BaseChatModel) -> None:
+        """From now on answer with `chat_model`, already loaded, as the default model of `provider`."""
+        with self._loading:
+            self._loaded[default_model_name(self.settings, provider)] = chat_model
+            self.provider = provider
+            self._slots.clear()  # the next generation takes a slot under the new provider's bound
+
+    async def warm(self) -> None:
+        """Load the default model and have it write one token, so that the first student does not wait for the
+        weights to be read (the local model: ~30 s on 2 cores)."""
+        model = await self.aget()
+        if model is not None:
+            async with self.slot():
+                await model.ainvoke("Olá", max_tokens=1)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:

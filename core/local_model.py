@@ -65,7 +65,7 @@ def local_model_installed(name: str) -> bool:
     try:
         _part_paths(LOCAL_MODELS[name])
         importlib.import_module("llama_cpp")
-    except (LocalModelUnavailable, ImportError):
+    except (LocalModelUnavailable, ImportError, OSError):  # OSError: llama.cpp's library missing or broken
         return False
     return True
 

