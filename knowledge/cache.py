@@ -26,6 +26,7 @@ from redis.cluster import RedisCluster
 
 from core.redis_client import UNAVAILABLE
 from core.settings import Settings
+from knowledge.metrics import CACHE_LOOKUPS
 
 log = logging.getLogger(__name__)
 # A dead Redis is logged at most this often, not on every question.
@@ -71,6 +72,7 @@ class QueryCache:
             with self._lock:
                 value = self._memory.get(key)
                 self._counts["hits" if value is not None else "misses"] += 1
+            CACHE_LOOKUPS.labels("hit" if value is not None else "miss").inc()
             return value
         if self.backend == "off" or self._redis_resting():
             return None
@@ -80,6 +82,7 @@ class QueryCache:
         except UNAVAILABLE as error:
             self._unavailable(error)
             return None
+        CACHE_LOOKUPS.labels("hit" if raw is not None else "miss").inc()
         return json.loads(raw) if raw is not None else None
 
     def put(self, key: str, value: dict) -> None:

@@ -11,19 +11,25 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from core.kv import make_store
+from core.contracts import REQUEST_ID_HEADER
+from core.kv import RedisStore, make_store
+from core.logs import configure_logging
 from core.settings import Settings, get_settings
 from servers.api import db
 from servers.api.accounts import ensure_admin
 from servers.api.drive.credentials import drive_configured
 from servers.api.drive.queue import DriveQueue
 from servers.api.errors import add_exception_handlers
+from servers.api.metrics import api_exposition
 from servers.api.proxies import trusted_networks
 from servers.api.rag_client import RagClient
 from servers.api.routes import auth, chat, conversations, drive, maintenance, materials, system, users
 from servers.api.security import Tokens
 from servers.api.web import mount_chat_page
 from servers.body_limit import MIB, MULTIPART_OVERHEAD, BodyLimitMiddleware, route_limits
+from servers.metrics_route import metrics_tokens
+from servers.metrics_route import router as metrics_router
+from servers.observability import RequestObservability
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +45,7 @@ def ensure_first_admin(sessions, settings: Settings) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -47,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         ensure_first_admin(app.state.sessions, settings)
         app.state.kv = make_store(settings)
+        app.state.redis_ping = app.state.kv.ping if isinstance(app.state.kv, RedisStore) else None
         app.state.rag = RagClient(settings)
         app.state.tokens = Tokens(settings)
         app.state.drive = DriveQueue(settings, app.state.sessions)
@@ -67,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)
+    app.state.metrics, app.state.metrics_tokens = api_exposition(), metrics_tokens(settings)
     uploads = settings.max_upload_bytes + MULTIPART_OVERHEAD
     app.add_middleware(BodyLimitMiddleware, limit_for=route_limits(
         int(settings.max_json_mb * MIB),
@@ -76,12 +84,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "Accept"],
+        allow_headers=["Authorization", "Content-Type", "Accept", REQUEST_ID_HEADER],
+        expose_headers=[REQUEST_ID_HEADER],
     )
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(RequestObservability)  # outermost: sees every answer, refusals included
 
     add_exception_handlers(app)
     for module in (system, auth, users, chat, conversations, materials, drive, maintenance):
         app.include_router(module.router)
+    app.include_router(metrics_router)
     mount_chat_page(app)
     return app

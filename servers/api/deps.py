@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from core.kv import KeyValueStore, StoreUnavailable
+from core.logs import set_user
 from core.settings import Settings
 from servers.api.models import Role, User
 from servers.api.proxies import client_address, limit_key
@@ -62,6 +63,7 @@ async def access_claims(token: Annotated[str | None, Depends(oauth2)], tokens: T
         raise _refuse(str(error)) from None
     if await kv.is_revoked(claims.token_id):
         raise _refuse("Token revoked (logged out)")
+    set_user(claims.subject)  # log lines of this request name its user
     return claims
 
 

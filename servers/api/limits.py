@@ -24,6 +24,7 @@ from fastapi import HTTPException, Request, status
 from core.kv import KeyValueStore
 from core.settings import Settings
 from servers.api.deps import CurrentUser, KVDep, OptionalUser, SettingsDep, client_limit_key
+from servers.api.metrics import RATE_LIMITED
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 
@@ -46,6 +47,7 @@ async def enforce(kv: KeyValueStore, bucket: str, limit: int, window_seconds: fl
     """Count one event in `bucket`; 429 when it is over `limit` in the window."""
     result = await kv.hit(bucket, limit, window_seconds)
     if not result.allowed:
+        RATE_LIMITED.labels(bucket.partition(":")[0]).inc()  # the limit's kind, never the address or account
         raise too_many(detail, result.retry_after)
 
 

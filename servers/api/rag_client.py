@@ -3,7 +3,9 @@
 Every call carries RAG_SERVICE_TOKEN and a timeout. A RAG server that cannot be reached becomes
 `RagUnavailable` (503 to our client); an error it answers becomes `RagError` with its status and detail.
 The conversation a graph call continues travels as X-Thread-Id, set from a context variable by a
-request hook (RemoteRunnable's own `headers` argument is per client, not per call).
+request hook (RemoteRunnable's own `headers` argument is per client, not per call); the request being served
+travels as X-Request-Id the same way, so both servers' log lines of one question share an id. Failures are
+counted by kind (servers/api/metrics.py).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from urllib.parse import quote
 import httpx
 from langserve import RemoteRunnable
 
-from core.contracts import THREAD_HEADER, TURN_ROUTE, StreamEvent
+from core.contracts import REQUEST_ID_HEADER, THREAD_HEADER, TURN_ROUTE, StreamEvent
+from core.logs import current_request
 from core.settings import Settings
+from servers.api.metrics import RAG_CLIENT_ERRORS
 
 _thread_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("rag_thread_id", default=None)
 
@@ -49,14 +53,18 @@ def error_detail(response: httpx.Response) -> str:
     return str(body.get("detail", body)) if isinstance(body, dict) else str(body)
 
 
-async def _add_thread_header(request: httpx.Request) -> None:
+async def _add_headers(request: httpx.Request) -> None:
     thread_id = _thread_id.get()
     if thread_id is not None:
         request.headers[THREAD_HEADER] = thread_id
+    context = current_request()
+    if context is not None:
+        request.headers[REQUEST_ID_HEADER] = context.request_id
 
 
 async def _raise_on_error(response: httpx.Response) -> None:
     if response.status_code >= 400:
+        RAG_CLIENT_ERRORS.labels("server_error" if response.status_code >= 500 else "client_error").inc()
         await response.aread()
         raise RagError(response.status_code, error_detail(response))
 
@@ -74,7 +82,7 @@ class RagClient:
         self._timeout = httpx.Timeout(settings.rag_timeout_seconds, connect=5.0)
         self._headers = {"Authorization": f"Bearer {token}"}
         self._client_options = {
-            "event_hooks": {"request": [_add_thread_header], "response": [_raise_on_error]},
+            "event_hooks": {"request": [_add_headers], "response": [_raise_on_error]},
             "limits": httpx.Limits(max_connections=200, max_keepalive_connections=50),
         }
         self.http = httpx.AsyncClient(base_url=self.base_url, timeout=self._timeout, headers=self._headers,
@@ -99,6 +107,7 @@ class RagClient:
         try:
             yield
         except httpx.TransportError as error:
+            RAG_CLIENT_ERRORS.labels("timeout" if isinstance(error, httpx.TimeoutException) else "unreachable").inc()
             reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
             raise RagUnavailable(f"The RAG server at {self.base_url} is unreachable ({reason})") from error
 
@@ -127,4 +136,5 @@ class RagClient:
                             return
         finally:
             _thread_id.set(None)
+        RAG_CLIENT_ERRORS.labels("incomplete").inc()
         raise RagUnavailable(f"The RAG server at {self.base_url} ended the answer before it was complete")

@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from core.contracts import StreamEvent
 from servers.api.errors import rag_failure
+from servers.api.metrics import OPEN_STREAMS
 from servers.api.rag_client import RagError, RagUnavailable, TurnEvent
 
 # Proxies (nginx, Render's) must pass each event on as it comes.
@@ -74,14 +75,15 @@ async def stream(turn: AsyncIterator[TurnEvent], finish: Finish, cleanup: AsyncE
 
     async def body() -> AsyncIterator[str]:
         async with cleanup, aclosing(events):
-            yield sse(*first)
-            try:
-                async for kind, data in events:
-                    yield sse(kind, data)
-            except (RagUnavailable, RagError) as error:
-                status, detail = rag_failure(error)
-                yield sse(StreamEvent.ERROR, {"status": status, "detail": detail})
-            except HTTPException as error:  # e.g. the conversation was deleted meanwhile
-                yield sse(StreamEvent.ERROR, {"status": error.status_code, "detail": error.detail})
+            with OPEN_STREAMS.track_inprogress():
+                yield sse(*first)
+                try:
+                    async for kind, data in events:
+                        yield sse(kind, data)
+                except (RagUnavailable, RagError) as error:
+                    status, detail = rag_failure(error)
+                    yield sse(StreamEvent.ERROR, {"status": status, "detail": detail})
+                except HTTPException as error:  # e.g. the conversation was deleted meanwhile
+                    yield sse(StreamEvent.ERROR, {"status": error.status_code, "detail": error.detail})
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=STREAM_HEADERS)

@@ -8,6 +8,7 @@ client shows — the sources once, the answer's tokens, the final state — inst
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from chains.sources import sources_note
 from core.contracts import ANSWER_TAG, RETRIEVE_NODE, StreamEvent
+from knowledge.metrics import TIME_TO_FIRST_TOKEN
 
 
 async def turn_chunks(graph: CompiledStateGraph, graph_input: dict,
@@ -25,10 +27,13 @@ async def turn_chunks(graph: CompiledStateGraph, graph_input: dict,
     model wrote it: cache, extractive), then `{"done": <the graph's output>}`."""
     sources_sent = streamed = False
     final: dict = {}
+    started = time.perf_counter()
     async for mode, payload in graph.astream(graph_input, config, stream_mode=["messages", "updates", "values"]):
         if mode == "messages":
             chunk, metadata = payload
             if isinstance(chunk, AIMessageChunk) and ANSWER_TAG in metadata.get("tags", []) and chunk.content:
+                if not streamed:
+                    TIME_TO_FIRST_TOKEN.observe(time.perf_counter() - started)
                 streamed = True
                 yield {StreamEvent.TOKEN.value: str(chunk.content)}
         elif mode == "updates":

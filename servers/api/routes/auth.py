@@ -25,6 +25,7 @@ from servers.api.deps import (
 )
 from servers.api.email import send_password_reset
 from servers.api.limits import admit_login, enforce, password_change_limit, registration_limit
+from servers.api.metrics import LOGINS
 from servers.api.models import User
 from servers.api.schemas import (
     ChangePasswordIn,
@@ -126,12 +127,19 @@ async def login(
     account for new devices (servers/api/limits.py): failures from elsewhere never lock the owner out."""
     email = normalize_email(form.username)
     user = await run_in_threadpool(user_by_email, session, email)
-    client = await admit_login(kv, settings, email=email, address=client_limit_key(request),
-                               device_id=known_device(request, tokens, user))
+    try:
+        client = await admit_login(kv, settings, email=email, address=client_limit_key(request),
+                                   device_id=known_device(request, tokens, user))
+    except HTTPException:
+        LOGINS.labels("rate_limited").inc()
+        raise
     if not await run_in_threadpool(verify_password, form.password, user.hashed_password if user else None):
+        LOGINS.labels("wrong_credentials").inc()
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Wrong e-mail or password", {"WWW-Authenticate": "Bearer"})
     if not user.is_active:
+        LOGINS.labels("deactivated").inc()
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Account deactivated")
+    LOGINS.labels("success").inc()
     await kv.clear_hits(client)
     mark_known_device(response, tokens, settings, user)
     return await issue_tokens(user, tokens, kv)

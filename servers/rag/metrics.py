@@ -1,0 +1,38 @@
+"""What the RAG server reads from shared state when /metrics is scraped: the index, the job queue, the backups."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from core.metrics import Exposition
+from knowledge.jobs import JobQueue
+from knowledge.metrics import StateCollector
+from knowledge.scheduled_backups import newest
+from knowledge.services import Services
+
+
+def rag_exposition(services: Services, jobs: JobQueue) -> Exposition:
+    settings = services.settings
+    scheduled = settings.backup_schedule.lower() not in ("off", "")
+
+    def unfinished_jobs() -> dict[str, float]:
+        states = Counter(job.state for job in services.catalog.unfinished_jobs())
+        return {"queued": states["queued"], "running": states["running"]}
+
+    def last_backup() -> float | None:
+        archive = newest(settings.backups_path)
+        return (archive.taken_at if archive else 0.0) if scheduled else None
+
+    def last_backup_size() -> float | None:
+        archive = newest(settings.backups_path)
+        return archive.size if archive else None
+
+    return Exposition([StateCollector({
+        "dnaforca_index_chunks": ("Chunks in the vector index", services.index.count),
+        "dnaforca_index_materials": ("Materials in the catalogue, by status", services.catalog.status_counts),
+        "dnaforca_job_queue_depth": ("Tasks waiting in the job queue", jobs.depth),
+        "dnaforca_jobs_unfinished": ("Ingestion jobs queued or running (the catalogue)", unfinished_jobs),
+        "dnaforca_backup_last_success_timestamp_seconds": (
+            "When the newest scheduled backup in BACKUP_DIR was taken (0: none yet)", last_backup),
+        "dnaforca_backup_last_size_bytes": ("Size of the newest scheduled backup", last_backup_size),
+    })])
