@@ -186,6 +186,8 @@ class JobQueue:
             job.finished_at, job.current_file = time.time(), None
             catalog.save_job(job)
             record_job(job.state, job.finished_at - job.started_at, job.results or [])
+            log.info("Job %s %s in %.1f s (%d files)", job.id, job.state, job.finished_at - job.started_at,
+                     len(job.results or []))
 
 
 class _Heartbeat:

@@ -47,7 +47,7 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/metrics", dependencies=[Depends(require_metrics_reader)], response_class=Response,
-            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format 0.0.4"}})
+            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition format"}})
 async def metrics(request: Request) -> Response:
     """Every metric of this server (summed over its processes with PROMETHEUS_MULTIPROC_DIR)."""
     state = request.app.state

@@ -12,10 +12,13 @@ from servers.api.app import create_app
 from tests.servers.api.conftest import PASSWORD, login, wait_for_job
 
 PUBLIC, USER, OWNER, STAFF, ADMIN = "public", "user", "owner", "staff", "admin"
+# Prometheus's: METRICS_TOKEN or the service token, never an account's token (tests/servers/test_observability.py).
+METRICS_TOKEN = "metrics token"
 ACCESS = {
     ("GET", "/"): PUBLIC,
     ("GET", "/health"): PUBLIC,
     ("GET", "/status"): PUBLIC,
+    ("GET", "/metrics"): METRICS_TOKEN,
     ("POST", "/auth/register"): PUBLIC,
     ("POST", "/auth/login"): PUBLIC,
     ("POST", "/auth/refresh"): PUBLIC,
@@ -66,6 +69,7 @@ REFUSED = {
     OWNER: {"anonymous": 401, "other_student": 404, "staff": 404, "admin": 404},
     STAFF: {"anonymous": 401, "student": 403, "other_student": 403},
     ADMIN: {"anonymous": 401, "student": 403, "other_student": 403, "staff": 403},
+    METRICS_TOKEN: {"anonymous": 401, "student": 401, "other_student": 401, "staff": 401, "admin": 401},
 }
 CALLERS = ("anonymous", "other_student", "student", "staff", "admin")
 
