@@ -101,6 +101,7 @@ def test_a_job_logs_under_the_request_that_queued_it(settings, embeddings, monke
     assert stored.request["request_id"] == "reindex-42"
     job_lines = [line for line in lines if line["logger"] == "knowledge.jobs" and job["job_id"] in line["message"]]
     assert job_lines and all(line["request_id"] == "reindex-42" for line in job_lines)
-    access = next(line for line in lines if line.get("request_id") == "reindex-42" and line["logger"] == "servers.access")
+    access = next(line for line in lines
+                  if line.get("request_id") == "reindex-42" and line["logger"] == "servers.access")
     assert (access["route"], access["status"], access["level"]) == ("/process-materials", 202, "INFO")
     assert access["duration_ms"] >= 0
