@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -19,6 +20,8 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from packaging.requirements import Requirement
 
 from core.llm import make_chat_model
 from core.local_model import LocalModelUnavailable, ensure_local_model, local_model_installed
@@ -87,6 +90,18 @@ class PreparationRecord:
         partial = self.path.with_suffix(".partial")
         partial.write_text(json.dumps(self.fields | {"updated_at": now}))
         os.replace(partial, self.path)
+
+
+def extra_requirements(extra: str, distribution: str = "dnaforca") -> list[str]:
+    """The pinned requirements of one of the product's extras, without the product itself: pip then never
+    reinstalls the package that the running servers are imported from."""
+    found = []
+    for line in importlib.metadata.requires(distribution) or []:
+        requirement = Requirement(line)
+        if requirement.marker is not None and requirement.marker.evaluate({"extra": extra}):
+            requirement.marker = None
+            found.append(str(requirement))
+    return found
 
 
 def prepare_local_model(settings: Settings, pip_install: Sequence[str]) -> bool:

@@ -73,12 +73,13 @@ step 3 "The local chat model, prepared in the background"
 "$BIN/dnaforca" prepare-model --background
 
 step 4 "Indexing the sample materials (examples/materials)"
-"$BIN/dnaforca" ingest examples/materials
+"$BIN/dnaforca" ingest --if-changed examples/materials
 
 step 5 "Starting the servers"
-"$BIN/dnaforca" migrate >/dev/null
+# The RAG server starts while the API server's schema is brought up to date.
 "$BIN/dnaforca" serve &
 rag=$!
 trap 'kill $rag 2>/dev/null' EXIT INT TERM
 "$BIN/dnaforca" ready --since "$started_epoch" &
+"$BIN/dnaforca" migrate >/dev/null
 "$BIN/dnaforca" api

@@ -1,18 +1,28 @@
-"""`dnaforca`: ingest, ask and inspect from a terminal or a notebook, without the servers."""
+"""`dnaforca`: ingest, ask and inspect from a terminal or a notebook, without the servers.
+
+Each command imports what it uses, so that the light ones (migrate, prepare-model) start in a second rather than
+after the vector store's and the models' imports."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from tqdm import tqdm
 
-from knowledge.ingest import Progress
-from knowledge.services import get_services
+if TYPE_CHECKING:
+    from knowledge.ingest import Progress
 
 app = typer.Typer(help="DNA da Força AI: course materials in, cited answers out.", no_args_is_help=True)
+
+
+def _services():
+    from knowledge.services import get_services
+
+    return get_services()
 
 
 def _run_with_progress(action) -> list:
@@ -45,27 +55,59 @@ def _print_results(results: list) -> None:
         typer.echo(f"{failed} arquivo(s) com erro", err=True)
 
 
+def _fingerprint(paths: list[Path], materials: Path) -> str:
+    """Names, sizes and modification times of the files under PATHs, and where they go."""
+    import hashlib
+
+    files = sorted(str((file, file.stat().st_size, file.stat().st_mtime_ns))
+                   for path in paths for file in ([path] if path.is_file() else path.rglob("*")) if file.is_file())
+    return hashlib.sha256(repr((str(materials.resolve()), files)).encode()).hexdigest()
+
+
 @app.command()
-def ingest(paths: list[Path] = typer.Argument(None, help="files or folders to copy into MATERIALS_DIR")) -> None:
+def ingest(
+    paths: list[Path] = typer.Argument(None, help="files or folders to copy into MATERIALS_DIR"),
+    if_changed: bool = typer.Option(False, "--if-changed", help="do nothing when PATHs and the index are as the "
+                                    "last --if-changed run left them (a second `make run` starts in seconds)"),
+) -> None:
     """Copy PATHs into MATERIALS_DIR (if given) and index every new or changed material."""
-    services = get_services()
+    import json
+
+    from core.settings import get_settings
+    from knowledge.catalog import Catalog
+
+    settings = get_settings()
+    for path in paths or []:
+        if not path.exists():
+            raise typer.BadParameter(f"{path} does not exist")
+    # Any ingestion, deletion or reset since bumps the index version, and a changed file its fingerprint.
+    stamp = settings.data_dir / "ingested-paths.json"
+    fingerprint = _fingerprint(paths or [], settings.materials_path)
+    if if_changed and stamp.is_file():
+        catalog = Catalog(settings.catalog_path)
+        last = json.loads(stamp.read_text())
+        if last == {"fingerprint": fingerprint, "index_version": catalog.index_version()}:
+            counts = ", ".join(f"{count} {status}" for status, count in sorted(catalog.status_counts().items()))
+            typer.echo(f"      unchanged since the last run (materials: {counts})")
+            return
+    services = _services()
     root = services.settings.materials_path
     for path in paths or []:
         if path.is_dir():
             if path.resolve() != root.resolve():
                 shutil.copytree(path, root, dirs_exist_ok=True)
-        elif path.is_file():
-            if path.resolve().parent != root.resolve():
-                shutil.copy2(path, root / path.name)
-        else:
-            raise typer.BadParameter(f"{path} does not exist")
-    _print_results(_run_with_progress(services.ingestor.sync))
+        elif path.resolve().parent != root.resolve():
+            shutil.copy2(path, root / path.name)
+    results = _run_with_progress(services.ingestor.sync)
+    _print_results(results)
+    if not any(result.error for result in results):
+        stamp.write_text(json.dumps({"fingerprint": fingerprint, "index_version": services.catalog.index_version()}))
 
 
 @app.command()
 def reindex() -> None:
     """Drop the index and rebuild it from MATERIALS_DIR (after changing the embedding model)."""
-    services = get_services()
+    services = _services()
     services.ingestor.reset()
     _print_results(_run_with_progress(services.ingestor.sync))
 
@@ -93,7 +135,7 @@ def ask(
 @app.command()
 def stats() -> None:
     """Materials and chunks in the index."""
-    services = get_services()
+    services = _services()
     typer.echo(f"trechos indexados: {services.index.count()}")
     for status, count in sorted(services.catalog.status_counts().items()):
         typer.echo(f"materiais {status}: {count}")
@@ -246,7 +288,7 @@ def restore(archive: Path = typer.Argument(..., exists=True, dir_okay=False, hel
         raise typer.BadParameter(f"not a backup archive: {error}", param_hint="ARCHIVE") from None
     from servers.api import db
 
-    services = get_services()
+    services = _services()
     # The database must be at the newest schema before anything is replaced (SchemaOutdated says what to run).
     engine, sessions = db.open_database(services.settings) if whole else (None, None)
     try:
@@ -285,7 +327,13 @@ def prepare_model(
 
     from core.llm import resolve_llm_provider
     from core.local_model import local_model_installed
-    from core.model_preparation import BUILD_ESTIMATE_SECONDS, log_path, prepare_local_model, read_preparation
+    from core.model_preparation import (
+        BUILD_ESTIMATE_SECONDS,
+        extra_requirements,
+        log_path,
+        prepare_local_model,
+        read_preparation,
+    )
     from core.settings import get_settings
 
     settings = get_settings()
@@ -307,7 +355,7 @@ def prepare_model(
                        f"extractively.\n      Progress: the RAG server's /status, or {log_path(settings)}")
         return
     pip = [sys.executable, "-m", "pip", "install", "--verbose", "--progress-bar", "off", "-c", str(constraints),
-           "-e", ".[local-llm]"]
+           *extra_requirements("local-llm")]
     if not prepare_local_model(settings, pip):
         typer.echo(f"The local chat model could not be prepared; see {log_path(settings)}", err=True)
         raise typer.Exit(1)
@@ -366,7 +414,7 @@ def worker() -> None:
     from knowledge.jobs import JobQueue
     from servers.metrics_route import metrics_tokens
 
-    settings = get_services().settings
+    settings = _services().settings
     configure_logging(settings)
     queue = JobQueue(settings)
     if settings.worker_metrics_port:
