@@ -7,7 +7,6 @@ function and its arguments, each reply the function's result or the exception it
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import pickle
 import signal
@@ -16,6 +15,9 @@ import threading
 import time
 import traceback
 from multiprocessing.connection import Connection
+
+from core.logs import configure_logging
+from core.settings import get_settings
 
 # How often the child checks that the process that started it is still there.
 PARENT_CHECK_SECONDS = 1.0
@@ -93,9 +95,7 @@ def main(argv: list[str]) -> None:
     descriptor, limit_bytes, parent_pid = (int(value) for value in argv[1:4])
     limit_memory(limit_bytes)
     exit_with_parent(parent_pid)
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=level if isinstance(logging.getLevelName(level), int) else logging.INFO,
-                        format="%(asctime)s %(levelname)s [parser] %(name)s: %(message)s")
+    configure_logging(get_settings())  # the server's LOG_FORMAT and LOG_LEVEL (the environment is inherited)
     # Imported before the first request, so the first file does not pay for it.
     import loaders.registry  # noqa: F401
 

@@ -409,6 +409,8 @@ Ready{elapsed}.
 def worker() -> None:
     """Run ingestion jobs from the queue (RedisHuey with REDIS_URL, else SqliteHuey under DATA_DIR), and its periodic
     tasks (stalled jobs, BACKUP_SCHEDULE); /metrics on WORKER_METRICS_HOST:WORKER_METRICS_PORT."""
+    import logging
+
     from core.logs import configure_logging
     from core.metrics import Exposition, serve_metrics
     from knowledge.jobs import JobQueue
@@ -420,7 +422,7 @@ def worker() -> None:
     if settings.worker_metrics_port:
         address = settings.worker_metrics_host, settings.worker_metrics_port
         serve_metrics(Exposition(), *address, metrics_tokens(settings))
-    typer.echo(f"Worker on the {queue.backend} job queue (DATA_DIR {settings.data_dir})")
+    logging.getLogger(__name__).info("Worker on the %s job queue (DATA_DIR %s)", queue.backend, settings.data_dir)
     queue.requeue_stalled()
     queue.consumer().run()
 
