@@ -178,7 +178,7 @@ def test_the_deploy_files_pass_promtool(tmp_path):
     # The token file is written by the container's command: promtool wants it to exist.
     token_file = tmp_path / "metrics-token"
     token_file.write_text(METRICS_TOKEN)
-    config.write_text(config.read_text().replace("/etc/prometheus/secrets/metrics-token", str(token_file)))
+    config.write_text(config.read_text().replace("/tmp/metrics-token", str(token_file)))
     for command in (["check", "config", str(config)], ["check", "rules", str(DEPLOY / "prometheus" / "alerts.yml")]):
         result = subprocess.run(["promtool", *command], capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
