@@ -20,6 +20,7 @@ from pythonjsonlogger.json import JsonFormatter
 from core.settings import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+HANDLER_NAME = "dnaforca"
 # A caller's X-Request-Id is kept when it looks like an id (so that it cannot forge log lines), else replaced.
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 MASK = "[redacted]"
@@ -74,7 +75,7 @@ def redact(text: str) -> str:
 
 
 class _ContextFilter(logging.Filter):
-    """Adds the request's id, user and route to every record, and masks secrets in its message."""
+    """Adds the request's id, user and route to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         context = _context.get()
@@ -84,13 +85,6 @@ class _ContextFilter(logging.Filter):
                 record.user_id = context.user_id
             if context.route and not getattr(record, "route", None):
                 record.route = context.route
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message or record.args:
-            record.msg, record.args = cleaned, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
         return True
 
 
@@ -98,7 +92,13 @@ class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         request_id = getattr(record, "request_id", None)
-        return f"{line} [request {request_id}]" if request_id else line
+        return redact(f"{line} [request {request_id}]" if request_id else line)
+
+
+class _JsonFormatter(JsonFormatter):
+    def process_log_record(self, log_data: dict) -> dict:
+        # Every text field (the message and the traceback included) is masked before it is serialized.
+        return {key: redact(value) if isinstance(value, str) else value for key, value in log_data.items()}
 
 
 def configure_logging(settings: Settings) -> None:
@@ -106,7 +106,7 @@ def configure_logging(settings: Settings) -> None:
     LOG_FORMAT names. Our access line (servers/observability.py) replaces uvicorn's."""
     handler = logging.StreamHandler(sys.stderr)
     if settings.log_format == "json":
-        handler.setFormatter(JsonFormatter(
+        handler.setFormatter(_JsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             timestamp=False,
@@ -114,9 +114,12 @@ def configure_logging(settings: Settings) -> None:
     else:
         handler.setFormatter(_TextFormatter(TEXT_FORMAT))
     handler.addFilter(_ContextFilter())
+    handler.set_name(HANDLER_NAME)
     root = logging.getLogger()
     for existing in list(root.handlers):
-        root.removeHandler(existing)
+        # Ours from an earlier call, and basicConfig's; others (a test runner's capture) stay.
+        if existing.get_name() == HANDLER_NAME or type(existing) is logging.StreamHandler:
+            root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
     for name in ("uvicorn", "uvicorn.error", "huey"):
