@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+from langchain_core.embeddings import Embeddings
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -31,6 +32,47 @@ def fresh_services(embeddings, data_dir: Path | None = None, **overrides):
     services = build_services(settings, embeddings=embeddings)
     use_services(services)
     return services
+
+
+class StoredEmbeddings(Embeddings):
+    """Embeddings that keep every vector they computed in one file, so a bench's second run embeds only new text
+    (the index records the inner model's name: vectors never mix with another model's)."""
+
+    def __init__(self, inner, path: Path):
+        import numpy as np
+
+        self.inner, self.path, self.name = inner, path, inner.name
+        self._vectors: dict[str, list[float]] = {}
+        self.unsaved = False
+        if path.exists():
+            stored = np.load(path)
+            self._vectors = dict(zip(stored["keys"].tolist(), stored["vectors"].tolist(), strict=True))
+
+    def _embed(self, texts: list[str], kind: str, embed) -> list[list[float]]:
+        import hashlib
+
+        keys = [hashlib.sha256(f"{kind}:{text}".encode()).hexdigest() for text in texts]
+        missing = [(key, text) for key, text in zip(keys, texts, strict=True) if key not in self._vectors]
+        if missing:
+            self._vectors.update(zip([key for key, _ in missing], embed([text for _, text in missing]), strict=True))
+            self.unsaved = True
+        return [self._vectors[key] for key in keys]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._embed(texts, "passage", self.inner.embed_documents)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._embed([text], "query", lambda texts: [self.inner.embed_query(texts[0])])[0]
+
+    def save(self) -> None:
+        import numpy as np
+
+        if not self.unsaved:
+            return
+        self.unsaved = False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("wb") as file:
+            np.savez(file, keys=np.array(list(self._vectors)), vectors=np.array(list(self._vectors.values())))
 
 
 def percentile(values: list[float], share: float) -> float:

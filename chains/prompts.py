@@ -1,11 +1,11 @@
 """Everything a student reads or the model is told, in Brazilian Portuguese."""
 
-ANSWER_SYSTEM = """Você é o assistente de ensino do curso DNA da Força, sobre treinamento de força.
-Responda em português do Brasil, de forma clara e direta, usando somente os trechos dos materiais do curso \
-fornecidos abaixo. Cite a fonte de cada afirmação com o número do trecho entre colchetes, por exemplo [1].
-Se os trechos não trouxerem a resposta, diga que os materiais do curso não cobrem esse assunto; não invente.
+ANSWER_SYSTEM = """Você é o assistente de ensino do curso DNA da Força. Responda à pergunta do aluno em \
+português do Brasil, em uma ou duas frases curtas, usando somente os trechos abaixo. Copie números e termos \
+exatamente como aparecem nos trechos. Termine cada frase com o número do trecho usado entre colchetes, por \
+exemplo [1]. Se os trechos não trouxerem a resposta, diga que os materiais do curso não cobrem esse assunto.
 
-Trechos dos materiais:
+Trechos:
 {context}"""
 
 REWRITE_SYSTEM = """Reescreva a última mensagem do aluno como uma pergunta completa e independente, \
@@ -23,7 +23,7 @@ NOT_COVERED = (
 
 EXTRACTIVE_HEADER = (
     "Resposta extrativa (sem modelo de linguagem configurado): "
-    "estes são os trechos dos materiais do curso mais relevantes para a sua pergunta."
+    "as frases dos materiais do curso que mais se aproximam da sua pergunta."
 )
 
 SMALL_TALK_REPLY = (

@@ -108,9 +108,10 @@ class Settings(BaseSettings):
     # Retrieval.
     retrieval_mode: RetrievalMode = "hybrid"
     retrieval_k: int = 4
-    # e5 similarity: in-domain questions scored 0.86-0.93 on the samples, off-topic ones 0.76-0.84.
+    # Calibrated with bench/answer_eval.py: Pirá's answerable questions against off-topic ones (bench/questions/).
     min_relevance: float = Field(
-        0.85, description="best dense similarity under which the materials do not cover a question"
+        0.06, description="relevance under which the materials do not cover a question: the best e5 similarity "
+        "minus the question's similarity to unrelated text, plus 0.08 × the share of its terms BM25 matches"
     )
 
     # Redis: graph checkpoints, query cache, job queue and sessions switch to it when REDIS_URL is set.

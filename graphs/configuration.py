@@ -35,9 +35,11 @@ class BaseConfiguration(BaseModel):
         description="system prompt that turns a follow-up into a standalone question",
     )
     k: int | None = Field(None, ge=1, le=20, description="passages to retrieve")
-    retrieval_mode: RetrievalMode | None = Field(None, description="dense (e5), bm25, or hybrid (both, fused by rank)")
+    retrieval_mode: RetrievalMode | None = Field(
+        None, description="dense (e5), bm25, or hybrid (both, fused by standardized score)")
     min_relevance: float | None = Field(
-        None, ge=0.0, le=1.0, description="best dense similarity under which the materials do not cover a question"
+        None, ge=0.0, le=1.0, description="relevance under which the materials do not cover a question (see "
+        "MIN_RELEVANCE)"
     )
     model: str | None = Field(None, min_length=1, max_length=200, description="chat model of the configured provider")
     temperature: float | None = Field(None, ge=0.0, le=2.0)

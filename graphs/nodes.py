@@ -14,6 +14,8 @@ from chains.answer import (
     clean_rewrite,
     earlier_questions,
     extractive_answer,
+    focused_passages,
+    grounded_answer,
     rewrite_messages,
     rewrite_without_model,
 )
@@ -22,16 +24,14 @@ from chains.sources import passages_from_sources, source_list
 from core.contracts import ANSWER_TAG, REWRITE_TAG
 from graphs.configuration import BaseConfiguration
 from knowledge.metrics import ANSWERS, STAGE_SECONDS, count_tokens, generation_slot
-from knowledge.retrieval import Passage
+from knowledge.retrieval import Evidence, Passage
 from knowledge.services import get_services
 
 
-def relevant(passages: list[Passage], min_similarity: float) -> list[Passage]:
-    """Passages worth answering from; none when even the best is a poor match for the question."""
-    similarities = [passage.similarity for passage in passages if passage.similarity is not None]
-    if similarities and max(similarities) < min_similarity:
-        return []
-    return passages
+def relevant(passages: list[Passage], evidence: Evidence, min_relevance: float) -> list[Passage]:
+    """Passages worth answering from; none when the materials bear on the question no more than text about
+    unrelated subjects does (see `Evidence.relevance`)."""
+    return passages if evidence.relevance >= min_relevance else []
 
 
 async def generate(messages: list[AnyMessage], configuration: BaseConfiguration, config: RunnableConfig,
@@ -62,18 +62,19 @@ async def search(question: str, material_ids: list[str] | None, configuration: B
     """The sources of an answer (embedding and search run off the event loop); none when nothing is relevant."""
     retriever = get_services().retriever
     with STAGE_SECONDS.labels("search").time():
-        passages = await asyncio.to_thread(retriever.search, question, configuration.k, material_ids or None,
-                                           configuration.retrieval_mode)
-    return source_list(relevant(passages, configuration.min_relevance))
+        passages, evidence = await asyncio.to_thread(retriever.search_with_evidence, question, configuration.k,
+                                                     material_ids or None, configuration.retrieval_mode)
+    return source_list(relevant(passages, evidence, configuration.min_relevance))
 
 
 async def answer(question: str, sources: list[dict], history: Sequence[AnyMessage],
                  configuration: BaseConfiguration, config: RunnableConfig) -> str:
     passages = passages_from_sources(sources)
-    messages = answer_messages(configuration.answer_prompt, question, passages, history)
+    focused = focused_passages(question, passages)
+    messages = answer_messages(configuration.answer_prompt, question, focused, history)
     written = await generate(messages, configuration, config, ANSWER_TAG)
     ANSWERS.labels("extractive" if written is None else "model").inc()
-    return extractive_answer(passages) if written is None else written
+    return extractive_answer(question, passages) if written is None else grounded_answer(written, question, focused)
 
 
 def not_covered() -> dict:

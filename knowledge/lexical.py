@@ -115,6 +115,21 @@ class _Postgres(_Database):
 
 
 
+_stemmers = threading.local()  # a stemmer per thread (they are not thread-safe)
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Lower-cased, Portuguese stop words dropped, Snowball-stemmed terms of each text (how the index reads)."""
+    stemmer = getattr(_stemmers, "stemmer", None)
+    if stemmer is None:
+        stemmer = _stemmers.stemmer = Stemmer.Stemmer("portuguese")
+    return bm25s.tokenize(texts, stopwords="pt", stemmer=stemmer, return_ids=False, show_progress=False)
+
+
+def _idf(documents: int, containing: int) -> float:
+    return math.log(1 + (documents - containing + 0.5) / (containing + 0.5))
+
+
 def open_database(url: str | None, default_path: Path) -> _Sqlite | _Postgres:
     if url and url.startswith(("postgresql://", "postgres://")):
         return _Postgres(url)
@@ -149,7 +164,7 @@ class _Transaction:
 class LexicalIndex:
     def __init__(self, database: _Sqlite | _Postgres):
         self._database = database
-        # A connection per thread (a query never queues behind a write) and a stemmer (they are not thread-safe).
+        # A connection per thread: a query never queues behind a write.
         self._local = threading.local()
         self._deleted: tuple[int, np.ndarray] = (-1, np.zeros(0, dtype=bool))
         with self._write() as write:
@@ -182,11 +197,9 @@ class LexicalIndex:
         for key, change in changes.items():
             write.execute("UPDATE lexical_meta SET value = value + ? WHERE key = ?", (change, key))
 
-    def tokenize(self, texts: list[str]) -> list[list[str]]:
-        stemmer = getattr(self._local, "stemmer", None)
-        if stemmer is None:
-            stemmer = self._local.stemmer = Stemmer.Stemmer("portuguese")
-        return bm25s.tokenize(texts, stopwords="pt", stemmer=stemmer, return_ids=False, show_progress=False)
+    @staticmethod
+    def tokenize(texts: list[str]) -> list[list[str]]:
+        return tokenize(texts)
 
     # Writes
     def add(self, ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[dict]) -> None:
@@ -336,7 +349,7 @@ class LexicalIndex:
             live = docs < len(dead)
             live[live] = ~dead[docs[live]]
             docs, freqs, lengths = docs[live], freqs[live], lengths[live]
-            idf = math.log(1 + (documents - len(docs) + 0.5) / (len(docs) + 0.5))
+            idf = _idf(documents, len(docs))
             freqs = freqs.astype(np.float32)
             scores[docs] += idf * freqs / (freqs + K1 * (1 - B + B * lengths / average_length))
         if material_ids:
@@ -353,6 +366,19 @@ class LexicalIndex:
             f"SELECT doc, id, text, metadata FROM lexical_chunks WHERE doc IN ({_marks(top)})", top)}
         return [StoredChunk(rows[doc][0], rows[doc][1], json.loads(rows[doc][2]), float(scores[doc]))
                 for doc in top if doc in rows]
+
+    def ideal_score(self, question: str) -> float:
+        """The score of a chunk holding every term of the question (a term no chunk holds counts as the rarest):
+        a search's best score over this is the share of the question the index can match."""
+        terms = sorted(set(self.tokenize([question])[0]))
+        documents = self._counters()["documents"]
+        frequency: Counter[str] = Counter()
+        for batch in _batches(terms):
+            for term, docs in self._read(
+                    f"SELECT term, docs FROM lexical_postings WHERE term IN ({_marks(batch)})", batch):
+                frequency[term] += len(docs) // np.dtype(POSTING).itemsize
+        # Saturated term frequency is at most 1, so a term adds at most its idf (deleted chunks still count).
+        return sum(_idf(documents, min(frequency[term], documents)) for term in terms)
 
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)

@@ -1,22 +1,36 @@
-"""Finding passages: dense (e5 in Chroma), BM25 (the lexical index, Portuguese stemming), or both fused by rank."""
+"""Finding passages: dense (e5 in Chroma), BM25 (the lexical index, Portuguese stemming), or both fused by how far
+each passage's score stands above the rest of its own ranking; and the evidence that the materials cover a question."""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from core.settings import RetrievalMode
 from knowledge.catalog import Catalog
 from knowledge.lexical import LexicalIndex
 from knowledge.metrics import STAGE_SECONDS
+from knowledge.relevance import UNRELATED_TEXTS
 from knowledge.vectorstore import StoredChunk, VectorIndex
 
-# Reciprocal-rank-fusion constant; 60 is the value of the original paper and works without tuning.
-RRF_K = 60
-# Each ranker proposes this many times k candidates to the fusion.
-CANDIDATES_PER_K = 4
+# Each ranker proposes this many candidates (k when larger): enough to measure its scores' spread for a question.
+CANDIDATES = 50
+# How much the share of the question's (idf-weighted) terms found by BM25 adds to the dense margin of relevance.
+LEXICAL_WEIGHT = 0.08
+
+
+def standardized(scores: Sequence[float]) -> list[float]:
+    """Scores as standard deviations above their ranking's mean: a ranker's scores mean nothing across questions
+    or rankers, but how far its best stand out of its own list does (fusion that needs no weight tuned)."""
+    if len(scores) < 2:
+        return [0.0] * len(scores)
+    mean, spread = statistics.fmean(scores), statistics.pstdev(scores)
+    return [(score - mean) / spread if spread else 0.0 for score in scores]
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,19 @@ class Passage:
         return self.metadata.get("url")
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """How strongly the materials bear on a question, in numbers that mean the same on any corpus."""
+
+    similarity: float  # the best dense similarity of a candidate passage
+    unrelated_similarity: float  # the question's mean similarity to texts about unrelated subjects
+    lexical_coverage: float  # best BM25 score over the score of a chunk holding every term of the question
+
+    @property
+    def relevance(self) -> float:
+        return self.similarity - self.unrelated_similarity + LEXICAL_WEIGHT * self.lexical_coverage
+
+
 class Retriever:
     def __init__(self, index: VectorIndex, lexical: LexicalIndex, catalog: Catalog, embeddings: Embeddings):
         self.index = index
@@ -56,32 +83,52 @@ class Retriever:
         self.catalog = catalog
         self.embeddings = embeddings
 
-    def dense(self, question: str, k: int, material_ids: Sequence[str] | None = None) -> list[StoredChunk]:
+    @cached_property
+    def _unrelated(self) -> np.ndarray:
+        return np.array(self.embeddings.embed_documents(list(UNRELATED_TEXTS)))
+
+    def dense(self, vector: list[float], k: int, material_ids: Sequence[str] | None = None) -> list[StoredChunk]:
         version = self.catalog.index_version()
         if version != self.index.version_seen:  # a worker process changed the index since we last looked
             self.index.reload(version)
-        with STAGE_SECONDS.labels("embed").time():
-            vector = self.embeddings.embed_query(question)
         return self.index.search(vector, k, material_ids)
 
     def search(self, question: str, k: int, material_ids: Sequence[str] | None = None,
                mode: RetrievalMode = "hybrid") -> list[Passage]:
-        if mode == "dense":
-            return [Passage(c.id, c.text, c.metadata, c.score, c.score) for c in self.dense(question, k, material_ids)]
-        if mode == "bm25":
-            return [Passage(c.id, c.text, c.metadata, c.score) for c in self.lexical.search(question, k, material_ids)]
-        candidates = k * CANDIDATES_PER_K
-        dense = self.dense(question, candidates, material_ids)
+        return self.search_with_evidence(question, k, material_ids, mode)[0]
+
+    def search_with_evidence(self, question: str, k: int, material_ids: Sequence[str] | None = None,
+                             mode: RetrievalMode = "hybrid") -> tuple[list[Passage], Evidence]:
+        """The `k` best passages and the evidence that they can answer (both rankers are consulted in any mode)."""
+        with STAGE_SECONDS.labels("embed").time():
+            vector = self.embeddings.embed_query(question)
+        candidates = max(k, CANDIDATES)
+        dense = self.dense(vector, candidates, material_ids)
         lexical = self.lexical.search(question, candidates, material_ids)
-        fused: dict[str, float] = {}
-        chunks: dict[str, StoredChunk] = {}
-        for ranking in (dense, lexical):
-            for rank, chunk in enumerate(ranking):
-                fused[chunk.id] = fused.get(chunk.id, 0.0) + 1.0 / (RRF_K + rank + 1)
-                chunks.setdefault(chunk.id, chunk)
+        ideal = self.lexical.ideal_score(question)
+        evidence = Evidence(
+            similarity=max((chunk.score for chunk in dense), default=0.0),
+            unrelated_similarity=float(np.mean(self._unrelated @ np.array(vector))),
+            lexical_coverage=lexical[0].score / ideal if lexical and ideal else 0.0,
+        )
         similarity = {chunk.id: chunk.score for chunk in dense}
-        best = sorted(fused, key=fused.get, reverse=True)[:k]
-        return [
-            Passage(id_, chunks[id_].text, chunks[id_].metadata, fused[id_], similarity.get(id_))
-            for id_ in best
-        ]
+        if mode == "dense":
+            ranked = [(chunk, chunk.score) for chunk in dense]
+        elif mode == "bm25":
+            ranked = [(chunk, chunk.score) for chunk in lexical]
+        else:
+            ranked = fused(dense, lexical)
+        return [Passage(chunk.id, chunk.text, chunk.metadata, score, similarity.get(chunk.id))
+                for chunk, score in ranked[:k]], evidence
+
+
+def fused(*rankings: list[StoredChunk]) -> list[tuple[StoredChunk, float]]:
+    """Chunks by the mean of their standardized scores over the rankings; a chunk missing from a ranking counts as
+    that ranking's last candidate."""
+    standard = [dict(zip((chunk.id for chunk in ranking), standardized([chunk.score for chunk in ranking]),
+                         strict=True)) for ranking in rankings]
+    chunks = {chunk.id: chunk for ranking in rankings for chunk in ranking}
+    floor = [min(scores.values(), default=0.0) for scores in standard]
+    total = {id_: statistics.fmean(scores.get(id_, low) for scores, low in zip(standard, floor, strict=True))
+             for id_ in chunks}
+    return [(chunks[id_], total[id_]) for id_ in sorted(total, key=total.get, reverse=True)]

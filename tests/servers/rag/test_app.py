@@ -58,7 +58,7 @@ def test_unknown_job_is_404(client):
     assert client.get("/jobs/ffff").status_code == 404
 
 
-def test_query_answers_with_whole_chunk_sources(client, indexed):
+def test_query_answers_with_the_best_sentences_and_whole_chunk_sources(client, indexed):
     response = client.post("/query", json={"question": "Quanta proteína devo comer por dia?", "config": {"k": 2}})
 
     body = response.json()
@@ -66,8 +66,9 @@ def test_query_answers_with_whole_chunk_sources(client, indexed):
     assert len(body["sources"]) == 2
     top = body["sources"][0]
     assert top["source"] == "guia-nutricao-e-recuperacao.docx"
-    assert "1,6 a 2,2 gramas por quilo" in top["text"] and top["text"] in body["answer"]
     assert body["answer"].startswith("Resposta extrativa")
+    assert "1,6 a 2,2 gramas por quilo de peso corporal, dividida em 3 a 5 refeições" in body["answer"]
+    assert "[1]" in body["answer"] and top["text"] not in body["answer"]  # a sentence, not the whole chunk
     assert set(top) == {"material_id", "source", "page", "location", "url", "text", "score"}
 
 

@@ -1,0 +1,71 @@
+"""The number and term checks, the citations of an answer, and the sentence-level extractive answer."""
+
+from __future__ import annotations
+
+from chains.answer import extractive_answer, focused_passages, grounded_answer
+from chains.grounding import citations, split_sentences, unsupported_numbers
+from chains.prompts import EXTRACTIVE_HEADER
+from knowledge.retrieval import Passage
+
+HYPERTROPHY = Passage(
+    "a", "Variáveis do treino para hipertrofia. Para hipertrofia, recomenda-se de 6 a 12 repetições por série, com 3 "
+    "a 5 séries por exercício. O volume semanal indicado fica entre 10 e 20 séries por grupo muscular, distribuídas "
+    "em duas ou mais sessões na semana. A frequência de duas vezes por semana costuma render mais.",
+    {"source": "fundamentos.pdf", "location": "p. 1"}, 1.0)
+SLEEP = Passage(
+    "b", "Sono\nDurma de 7 a 9 horas por noite. Dormir menos de 6 horas reduz a recuperação e a força.",
+    {"source": "guia.docx"}, 0.5)
+QUESTION = "Quantas séries por semana para hipertrofia?"
+
+
+def test_sentences_split_at_full_stops_and_line_breaks_keeping_decimals():
+    assert split_sentences("Sono\nDurma de 7 a 9 horas. Coma 1,6 g de proteína por quilo. Ok.") == [
+        "Sono Durma de 7 a 9 horas.", "Coma 1,6 g de proteína por quilo. Ok."]
+
+
+def test_the_extractive_answer_quotes_the_answering_sentence_with_its_citation_not_whole_passages():
+    answer = extractive_answer(QUESTION, [HYPERTROPHY, SLEEP])
+
+    assert answer.startswith(EXTRACTIVE_HEADER)
+    body = answer.removeprefix(EXTRACTIVE_HEADER).strip()
+    assert "O volume semanal indicado fica entre 10 e 20 séries por grupo muscular, distribuídas em duas ou mais " \
+           "sessões na semana. [1]" in body
+    assert "Durma" not in body  # the other passage does not answer
+    assert len(body) < len(HYPERTROPHY.text)
+
+
+def test_the_extractive_answer_cites_the_passage_each_sentence_comes_from():
+    answer = extractive_answer("Quantas horas devo dormir por noite?", [HYPERTROPHY, SLEEP])
+
+    assert "Durma de 7 a 9 horas por noite. [2]" in answer
+
+
+def test_a_number_absent_from_the_cited_passages_is_unsupported():
+    assert unsupported_numbers("Faça de 6 a 12 séries por semana [1].", [HYPERTROPHY.text]) == set()
+    assert unsupported_numbers("Faça de 6 a 15 séries por semana [1].", [HYPERTROPHY.text]) == {"15"}
+    assert unsupported_numbers("Coma 1.6 g ou 1,6 g [1].", ["1,6 gramas por quilo"]) == set()
+
+
+def test_an_answer_with_an_unsupported_number_becomes_the_supporting_sentence():
+    passages = focused_passages(QUESTION, [HYPERTROPHY, SLEEP])
+
+    answer = grounded_answer("Faça de 6 a 12 séries por série [1].", QUESTION, passages)
+    assert answer == "Faça de 6 a 12 séries por série [1]."  # 6 and 12 are in passage 1
+
+    answer = grounded_answer("Faça de 6 a 15 séries por semana [1].", QUESTION, passages)
+    assert "O volume semanal indicado fica entre 10 e 20 séries por grupo muscular" in answer  # no 15 in [1]
+    assert "15" not in answer and answer.endswith("[1]")
+
+
+def test_an_uncited_answer_mostly_of_terms_the_passages_never_use_becomes_the_supporting_sentence():
+    passages = [HYPERTROPHY, SLEEP]
+
+    answer = grounded_answer("O supino exige pegada aberta e cotovelos fechados.", QUESTION, passages)
+
+    assert "O volume semanal indicado fica entre 10 e 20 séries" in answer
+
+
+def test_an_answer_citing_nothing_is_given_the_passage_it_rests_on():
+    answer = grounded_answer("Durma de 7 a 9 horas por noite.", "Quanto dormir?", [HYPERTROPHY, SLEEP])
+
+    assert citations(answer) == [2]
