@@ -419,10 +419,15 @@ def worker() -> None:
     settings = _services().settings
     configure_logging(settings)
     queue = JobQueue(settings)
+    log = logging.getLogger(__name__)
     if settings.worker_metrics_port:
         address = settings.worker_metrics_host, settings.worker_metrics_port
-        serve_metrics(Exposition(), *address, metrics_tokens(settings))
-    logging.getLogger(__name__).info("Worker on the %s job queue (DATA_DIR %s)", queue.backend, settings.data_dir)
+        try:
+            serve_metrics(Exposition(), *address, metrics_tokens(settings))
+        except OSError as error:  # jobs matter more than their metrics: run without, and say how to fix it
+            log.error("No /metrics on %s:%d (%s): give each worker of this machine its own WORKER_METRICS_PORT, "
+                      "or 0", *address, error)
+    log.info("Worker on the %s job queue (DATA_DIR %s)", queue.backend, settings.data_dir)
     queue.requeue_stalled()
     queue.consumer().run()
 
