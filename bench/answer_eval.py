@@ -193,6 +193,7 @@ def main() -> None:
     parser.add_argument("--questions", "--limit", type=int, default=30,
                         help="Pirá questions the local model answers (the first N)")
     parser.add_argument("--no-model", action="store_true", help="skip the local model")
+    parser.add_argument("--answers-only", action="store_true", help="skip the retrieval and gate tables")
     arguments = parser.parse_args()
 
     from core.embeddings import LocalE5Embeddings
@@ -201,6 +202,12 @@ def main() -> None:
     rows = load_questions()
     pira = fresh_services(embeddings, DATA_DIR / "pira")
     passage_material = index_passages(pira, rows)
+    if not arguments.answers_only:
+        retrieval_and_gate_tables(embeddings, pira, rows, passage_material)
+    answer_tables(embeddings, pira, rows, arguments)
+
+
+def retrieval_and_gate_tables(embeddings, pira, rows: list[dict], passage_material: dict[str, str]) -> None:
     gate = pira.settings.min_relevance
     print(f"Pirá dev: {len(rows)} questions, {len(passage_material)} passages, {pira.index.count()} chunks; "
           f"MIN_RELEVANCE={gate}")
@@ -224,6 +231,10 @@ def main() -> None:
     gate_line("course samples", course, [item["question"] for item in read_jsonl(
         QUESTIONS / "course_questions_pt.jsonl")], out_of_scope, gate)
 
+
+
+def answer_tables(embeddings, pira, rows: list[dict], arguments) -> None:
+    gate = pira.settings.min_relevance
     print(f"\nAnswers on Pirá (k={pira.settings.retrieval_k}; F1 and containment against answer_pt; seconds)")
     print(f"{'answerer':<34}{'n':>5}{'F1':>7}{'contains':>10}{'cites':>8}{'unsupp. no.':>12}{'TTFT p50':>9}"
           f"{'total p50':>9}")
