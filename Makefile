@@ -69,6 +69,7 @@ bench: install
 	$(BIN)/python bench/cache.py
 	$(BIN)/python bench/stream.py
 	$(BIN)/python bench/concurrency.py
+	$(BIN)/python bench/metrics.py
 
 # JupyterLab on the project's venv (notebooks/ import the packages from the repository root).
 notebooks: install

@@ -74,6 +74,7 @@ step 3 "The local chat model, prepared in the background"
 
 step 4 "Indexing the sample materials (examples/materials)"
 "$BIN/dnaforca" ingest --if-changed examples/materials
+echo "      done ($(elapsed) since make run)"
 
 step 5 "Starting the servers"
 # The RAG server starts while the API server's schema is brought up to date.
