@@ -136,7 +136,8 @@ def extractive_records(services, rows: list[dict], gate: float) -> list[dict]:
     return records
 
 
-def model_records(services, rows: list[dict], gate: float) -> list[dict]:
+def model_records(services, rows: list[dict], gate: float, output: Path) -> list[dict]:
+    """The local model's answers, each also written to `output` (one JSON line) as soon as it is measured."""
     from chains.answer import answer_messages, focused_passages, grounded_answer
     from chains.prompts import ANSWER_SYSTEM, NOT_COVERED
     from core.llm import make_chat_model
@@ -144,6 +145,7 @@ def model_records(services, rows: list[dict], gate: float) -> list[dict]:
     model = make_chat_model(services.settings.model_copy(update={"llm_provider": "local"}), provider="local")
     model.invoke("Olá", max_tokens=1)  # the weights are read before the first question is timed
     records = []
+    output.write_text("")
     for row in rows:
         question = row["question_pt"]
         started = time.perf_counter()
@@ -161,7 +163,10 @@ def model_records(services, rows: list[dict], gate: float) -> list[dict]:
         answer = grounded_answer(written, question, focused)
         records.append({**evaluate_answer(answer, row, focused, started, first or time.perf_counter()),
                         "written": written})
-        print(".", end="", flush=True)
+        with output.open("a", encoding="utf-8") as file:
+            file.write(json.dumps({"question": question, "gold": row["answer_pt"], **records[-1]},
+                                  ensure_ascii=False) + "\n")
+        print(f"  {records[-1]['total']:5.1f} s {question[:60]!r} → {answer[:100]!r}", flush=True)
     return records
 
 
@@ -243,13 +248,9 @@ def answer_tables(embeddings, pira, rows: list[dict], arguments) -> None:
     answer_metrics(f"extractive (sentences), first {arguments.questions}", extractive[:arguments.questions])
     embeddings.save()
     if not arguments.no_model:
-        records = model_records(pira, rows[:arguments.questions], gate)
-        answer_metrics(f"local {pira.settings.local_llm_model}", records)
         output = DATA_DIR / "model-answers.jsonl"
-        with output.open("w", encoding="utf-8") as file:
-            for row, record in zip(rows, records, strict=False):
-                file.write(json.dumps({"question": row["question_pt"], "gold": row["answer_pt"], **record},
-                                      ensure_ascii=False) + "\n")
+        records = model_records(pira, rows[:arguments.questions], gate, output)
+        answer_metrics(f"local {pira.settings.local_llm_model}", records)
         print(f"(the model's answers: {output})")
 
 

@@ -103,7 +103,9 @@ def grounded_answer(written: str, question: str, passages: Sequence[Passage]) ->
     """The model's answer when the passages it cites support it, else their best sentences: a number none of them
     (nor the question) contains is never shown. An answer citing nothing is given the passage it rests on, or
     replaced when most of its terms appear in no passage (a cited answer may word things its own way: a run's
-    prompt can ask for a style)."""
+    prompt can ask for a style). A small model's habit of repeating the question first is dropped."""
+    if written.casefold().startswith(question.strip().casefold()) and written.strip() != question.strip():
+        written = written[len(question.strip()):].strip()
     evidence = cited_evidence(written, question, passages)
     cited = valid_citations(written, len(passages))
     if unsupported_numbers(written, evidence) or (

@@ -69,3 +69,9 @@ def test_an_answer_citing_nothing_is_given_the_passage_it_rests_on():
     answer = grounded_answer("Durma de 7 a 9 horas por noite.", "Quanto dormir?", [HYPERTROPHY, SLEEP])
 
     assert citations(answer) == [2]
+
+
+def test_a_repeated_question_before_the_answer_is_dropped():
+    answer = grounded_answer(f"{QUESTION} Entre 10 e 20 séries [1].", QUESTION, [HYPERTROPHY, SLEEP])
+
+    assert answer == "Entre 10 e 20 séries [1]."
