@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 
 STATUS_FILE = "local-model.json"
 LOG_FILE = Path("logs") / "local-model.log"
-# Measured on two cores from an empty pip cache: the weights download in ~1 min, llama.cpp builds in ~5.
-BUILD_ESTIMATE_SECONDS = 300
+# Measured on two cores from an empty pip cache, beside the servers (bench/first_run.py): 10.5 minutes, nearly
+# all of it compiling llama.cpp at low priority.
+BUILD_ESTIMATE_SECONDS = 600
 # Ninja's progress lines while llama.cpp compiles: "[42/187] Building C object …".
 NINJA_STEP = re.compile(r"^\s*\[(\d+)/(\d+)\]")
 RECORD_INTERVAL_SECONDS = 2.0
