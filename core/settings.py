@@ -111,7 +111,8 @@ class Settings(BaseSettings):
     # Calibrated with bench/answer_eval.py: Pirá's answerable questions against off-topic ones (bench/questions/).
     min_relevance: float = Field(
         0.06, description="relevance under which the materials do not cover a question: the best e5 similarity "
-        "minus the question's similarity to unrelated text, plus 0.08 × the share of its terms BM25 matches"
+        "minus the question's similarity to unrelated text, plus 0.08 × the share of its terms BM25 matches; 0 turns "
+        "the gate off"
     )
 
     # Redis: graph checkpoints, query cache, job queue and sessions switch to it when REDIS_URL is set.

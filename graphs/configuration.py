@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from chains import prompts
 from core.settings import RetrievalMode, get_settings
 from graphs.json_schema import without_null_alternatives
-from knowledge.services import get_services
 
 MAX_PROMPT_CHARS = 20_000
 
@@ -39,9 +38,10 @@ class BaseConfiguration(BaseModel):
         None, description="dense (e5), bm25, or hybrid (both, fused by standardized score)")
     min_relevance: float | None = Field(
         None, ge=0.0, le=1.0, description="relevance under which the materials do not cover a question (see "
-        "MIN_RELEVANCE)"
+        "MIN_RELEVANCE); 0: every question is answered from its best passages"
     )
-    model: str | None = Field(None, min_length=1, max_length=200, description="chat model of the configured provider")
+    model: str | None = Field(None, min_length=1, max_length=200, description="chat model of the configured provider "
+                              "(unset: the one the server answers with now)")
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     max_tokens: int | None = Field(None, ge=1, le=8192, description="longest answer, in tokens")
 
@@ -52,7 +52,7 @@ class BaseConfiguration(BaseModel):
             return values
         settings = get_settings()
         defaults = {"k": settings.retrieval_k, "retrieval_mode": settings.retrieval_mode,
-                    "min_relevance": settings.min_relevance, "model": get_services().chat_models.default_model,
+                    "min_relevance": settings.min_relevance,
                     "temperature": settings.llm_temperature, "max_tokens": settings.llm_max_tokens}
         return {**values, **{name: value for name, value in defaults.items() if values.get(name) is None}}
 

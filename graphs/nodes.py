@@ -30,8 +30,8 @@ from knowledge.services import get_services
 
 def relevant(passages: list[Passage], evidence: Evidence, min_relevance: float) -> list[Passage]:
     """Passages worth answering from; none when the materials bear on the question no more than text about
-    unrelated subjects does (see `Evidence.relevance`)."""
-    return passages if evidence.relevance >= min_relevance else []
+    unrelated subjects does (see `Evidence.relevance`). A threshold of 0 turns the gate off."""
+    return passages if min_relevance <= 0 or evidence.relevance >= min_relevance else []
 
 
 async def generate(messages: list[AnyMessage], configuration: BaseConfiguration, config: RunnableConfig,

@@ -1,7 +1,7 @@
 """Answers of the retrieval agent, cached on everything that decides them.
 
 The key holds the normalized question, the material filter, the run's configuration in force (prompts, k,
-retrieval mode and threshold, model and its options), the process's setup (providers, embedding model) and
+retrieval mode and threshold, model and its options), the process's setup (the model answering now, embedding model) and
 the catalogue's index version, which every ingest,
 delete and reset bumps: a changed index changes every key, so a stale answer is never served (old entries
 simply expire). Redis with REDIS_URL (shared by every process, hits and misses counted there too), an
@@ -44,7 +44,7 @@ class QueryCache:
     def __init__(
         self,
         settings: Settings,
-        setup: dict,
+        setup: Callable[[], dict],
         index_version: Callable[[], int],
         client: redis.Redis | RedisCluster | None = None,
     ):
@@ -63,7 +63,7 @@ class QueryCache:
     def key(self, question: str, material_ids: list[str] | None, configuration: dict) -> str:
         """The key of this question's answer, under this configuration, on the index as it is now."""
         materials = sorted(set(material_ids or []))
-        body = json.dumps([normalize_question(question), materials, configuration, self._setup,
+        body = json.dumps([normalize_question(question), materials, configuration, self._setup(),
                            self._index_version()], sort_keys=True, ensure_ascii=False)
         return f"{self._prefix}:answer:{hashlib.sha256(body.encode()).hexdigest()}"
 

@@ -62,7 +62,11 @@ def build_services(settings: Settings, embeddings: Embeddings | None = None) -> 
         threading.Thread(target=lexical.fill, args=(index.pages(),), name="lexical-fill", daemon=True).start()
     client = sync_client(settings.redis_url, settings.redis_cluster) if settings.redis_url else None
     chat_models = ChatModels(settings)
-    setup = {"llm": chat_models.provider, "embeddings": embeddings_name(embeddings)}
+    name = embeddings_name(embeddings)
+
+    def setup() -> dict:  # the model changes when the bundled one takes over from the extractive answerer
+        return {"llm": chat_models.provider, "model": chat_models.default_model, "embeddings": name}
+
     return Services(
         settings=settings,
         catalog=catalog,

@@ -18,7 +18,7 @@ def test_normalization_ignores_case_spacing_and_closing_punctuation():
 
 def test_key_depends_on_materials_configuration_index_version_and_setup(settings):
     version = [7]
-    cache = QueryCache(settings, {"llm": "a"}, lambda: version[0])
+    cache = QueryCache(settings, lambda: {"llm": "a"}, lambda: version[0])
     configuration = {"k": 4, "answer_prompt": "Responda. {context}"}
     key = cache.key(QUESTION, ["m2", "m1"], configuration)
     assert key == cache.key(QUESTION.upper(), ["m1", "m2"], dict(reversed(configuration.items())))
@@ -27,7 +27,7 @@ def test_key_depends_on_materials_configuration_index_version_and_setup(settings
         cache.key(QUESTION, ["m1"], configuration),
         cache.key(QUESTION, ["m2", "m1"], {**configuration, "k": 3}),
         cache.key(QUESTION, ["m2", "m1"], {**configuration, "answer_prompt": "Outra. {context}"}),
-        QueryCache(settings, {"llm": "b"}, lambda: version[0]).key(QUESTION, ["m2", "m1"], configuration),
+        QueryCache(settings, lambda: {"llm": "b"}, lambda: version[0]).key(QUESTION, ["m2", "m1"], configuration),
     }
     version[0] = 8
     variants.add(cache.key(QUESTION, ["m2", "m1"], configuration))

@@ -1,6 +1,7 @@
 """A deterministic OpenAI-compatible chat server for tests and benchmarks (loopback only).
 
-Its answer repeats the first line of the system prompt, so a changed prompt visibly changes the answer, and
+Its answer repeats the first line of the system prompt, so a changed prompt visibly changes the answer (asked to
+make a follow-up standalone, it joins the student's previous question and the follow-up, as a model would), and
 takes DELAY seconds (the first token after a fifth of it), so concurrency can be measured against a model
 whose latency is known. Run: `python -m tests.support.openai_server --port 8399 --delay 1.0`.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import time
 import uuid
 
@@ -17,11 +19,20 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from chains.prompts import REWRITE_SYSTEM
+
 MODEL = "fake-echo"
+STUDENT_LINE = re.compile(r"^Aluno: (.*)$", re.MULTILINE)
+LAST_MESSAGE = re.compile(r"Última mensagem: (.*)$", re.DOTALL)
 
 
 def reply_text(messages: list[dict]) -> str:
     system = next((str(message.get("content", "")) for message in messages if message.get("role") == "system"), "")
+    if system == REWRITE_SYSTEM:
+        conversation = str(messages[-1].get("content", ""))
+        last = LAST_MESSAGE.search(conversation)
+        if last:
+            return " ".join([*STUDENT_LINE.findall(conversation)[-1:], last[1].strip()])
     first_line = system.strip().splitlines()[0] if system.strip() else "sem instrução"
     return f"Resposta de teste conforme a instrução: {first_line[:120]} [1]"
 
