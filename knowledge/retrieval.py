@@ -24,13 +24,17 @@ CANDIDATES = 50
 LEXICAL_WEIGHT = 0.08
 
 
-def standardized(scores: Sequence[float]) -> list[float]:
-    """Scores as standard deviations above their ranking's mean: a ranker's scores mean nothing across questions
-    or rankers, but how far its best stand out of its own list does (fusion that needs no weight tuned)."""
-    if len(scores) < 2:
-        return [0.0] * len(scores)
-    mean, spread = statistics.fmean(scores), statistics.pstdev(scores)
-    return [(score - mean) / spread if spread else 0.0 for score in scores]
+def standardized(scores: Sequence[float], unlisted: int = 0) -> tuple[list[float], float]:
+    """Scores as standard deviations above their ranking's mean (a ranker's scores mean nothing across questions
+    or rankers, but how far its best stand out of its own list does: fusion that needs no weight tuned), and the
+    standard score of a chunk the ranking does not list. `unlisted` candidates scored 0 count in the spread: BM25
+    lists only the chunks sharing a term with the question, so the ones it leaves out scored 0, not its last."""
+    population = [*scores, *[0.0] * unlisted]
+    if len(population) < 2:
+        return [0.0] * len(scores), 0.0
+    mean, spread = statistics.fmean(population), statistics.pstdev(population)
+    standard = [(score - mean) / spread if spread else 0.0 for score in population]
+    return standard[:len(scores)], standard[-1] if unlisted else min(standard, default=0.0)
 
 
 @dataclass(frozen=True)
@@ -117,18 +121,19 @@ class Retriever:
         elif mode == "bm25":
             ranked = [(chunk, chunk.score) for chunk in lexical]
         else:
-            ranked = fused(dense, lexical)
+            ranked = fused(dense, lexical, candidates)
         return [Passage(chunk.id, chunk.text, chunk.metadata, score, similarity.get(chunk.id))
                 for chunk, score in ranked[:k]], evidence
 
 
-def fused(*rankings: list[StoredChunk]) -> list[tuple[StoredChunk, float]]:
-    """Chunks by the mean of their standardized scores over the rankings; a chunk missing from a ranking counts as
-    that ranking's last candidate."""
-    standard = [dict(zip((chunk.id for chunk in ranking), standardized([chunk.score for chunk in ranking]),
-                         strict=True)) for ranking in rankings]
-    chunks = {chunk.id: chunk for ranking in rankings for chunk in ranking}
-    floor = [min(scores.values(), default=0.0) for scores in standard]
-    total = {id_: statistics.fmean(scores.get(id_, low) for scores, low in zip(standard, floor, strict=True))
-             for id_ in chunks}
+def fused(dense: list[StoredChunk], lexical: list[StoredChunk], candidates: int) -> list[tuple[StoredChunk, float]]:
+    """Chunks by the mean of their standardized scores over both rankings; a chunk missing from the dense ranking
+    counts as its last candidate, one missing from BM25's as a chunk sharing no term with the question."""
+    chunks = {chunk.id: chunk for ranking in (dense, lexical) for chunk in ranking}
+    total = dict.fromkeys(chunks, 0.0)
+    for ranking, unlisted in ((dense, 0), (lexical, max(candidates - len(lexical), 0))):
+        standard, floor = standardized([chunk.score for chunk in ranking], unlisted)
+        scores = dict(zip((chunk.id for chunk in ranking), standard, strict=True))
+        for id_ in chunks:
+            total[id_] += scores.get(id_, floor) / 2
     return [(chunks[id_], total[id_]) for id_ in sorted(total, key=total.get, reverse=True)]
