@@ -108,6 +108,12 @@ def with_generation_options(chat_model: BaseChatModel, temperature: float, max_t
     return chat_model.model_copy(update=update)
 
 
+def warm_up(chat_model: BaseChatModel) -> None:
+    """One token written now, so that the first student does not wait for the weights to be read (the local model:
+    ~30 s on 2 cores)."""
+    chat_model.invoke("Olá", max_tokens=1)
+
+
 class ChatModels:
     """The process's chat models and the bound on generations running at once.
 
@@ -178,12 +184,11 @@ class ChatModels:
             self._slots.clear()  # the next generation takes a slot under the new provider's bound
 
     async def warm(self) -> None:
-        """Load the default model and have it write one token, so that the first student does not wait for the
-        weights to be read (the local model: ~30 s on 2 cores)."""
+        """Load the default model and have it write one token (see `warm_up`)."""
         model = await self.aget()
         if model is not None:
             async with self.slot():
-                await model.ainvoke("Olá", max_tokens=1)
+                await asyncio.to_thread(warm_up, model)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:

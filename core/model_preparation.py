@@ -23,7 +23,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from core.llm import make_chat_model
+from core.llm import make_chat_model, warm_up
 from core.local_model import LocalModelUnavailable, ensure_local_model, local_model_installed
 from core.settings import Settings
 
@@ -157,7 +157,7 @@ class LocalModelUpgrade:
 
     def load(self):
         model = make_chat_model(self.settings, provider="local")
-        model.invoke("Olá", max_tokens=1)  # reads the weights now, not during the first student's question
+        warm_up(model)
         return model
 
     async def run(self) -> None:
