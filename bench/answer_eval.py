@@ -139,11 +139,11 @@ def extractive_records(services, rows: list[dict], gate: float) -> list[dict]:
 def model_records(services, rows: list[dict], gate: float, output: Path) -> list[dict]:
     """The local model's answers, each also written to `output` (one JSON line) as soon as it is measured."""
     from chains.answer import answer_messages, focused_passages, grounded_answer
-    from chains.prompts import ANSWER_SYSTEM, NOT_COVERED
-    from core.llm import make_chat_model
+    from chains.prompts import ANSWER_PREFIX, ANSWER_SYSTEM, NOT_COVERED
+    from core.llm import make_chat_model, warm_up
 
     model = make_chat_model(services.settings.model_copy(update={"llm_provider": "local"}), provider="local")
-    model.invoke("Olá", max_tokens=1)  # the weights are read before the first question is timed
+    warm_up(model, ANSWER_PREFIX)  # as the server does: weights read, instructions evaluated before the first question
     records = []
     output.write_text("")
     for row in rows:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 
 from chains.grounding import (
+    answering_sentences,
     best_sentences,
     cited_answer,
     cited_evidence,
@@ -25,9 +26,9 @@ from knowledge.retrieval import Passage
 
 # Turns of the conversation the model sees besides the current question.
 HISTORY_TURNS = 6
-# What the model reads and what the extractive answer quotes (tuned on Pirá with the bundled 1.5B model).
-MODEL_PASSAGES = 3
-MODEL_SENTENCES = 3
+# What the model reads (words of the passages' best sentences) and what the extractive answer quotes; tuned on Pirá
+# with the bundled 1.5B model, which reads ~40 tokens a second on 2 cores: 100 words are ~4 s before the first token.
+MODEL_WORDS = 100
 EXTRACTIVE_SENTENCES = 2
 # An uncited model answer more than half of whose terms the passages never use is not grounded in them.
 MOST_TERMS_UNSUPPORTED = 0.5
@@ -84,14 +85,21 @@ def chat_messages(prompt: str, question: str, history: Sequence[AnyMessage]) -> 
 
 
 def focused_passages(question: str, passages: Sequence[Passage]) -> list[Passage]:
-    """What the model reads: the first MODEL_PASSAGES passages, each cut to its MODEL_SENTENCES best sentences in
-    their own order (a short prompt is an early first token, and a small model strays less)."""
-    focused = []
-    for passage in passages[:MODEL_PASSAGES]:
-        best = {sentence.text for sentence in best_sentences(question, [passage], MODEL_SENTENCES)}
-        kept = [text for text in split_sentences(passage.text) if text in best]
-        focused.append(replace(passage, text=" ".join(kept) or passage.text))
-    return focused
+    """What the model reads: the passages' sentences sharing terms with the question, best first, up to MODEL_WORDS
+    words (the best one whatever its length), each kept in its passage and in its own order there (a short prompt is
+    an early first token, and a small model strays less). Passages are cut after the last one holding a chosen sentence; one before
+    it holding none is left empty, so that every passage keeps the number it has among the sources."""
+    chosen: set[tuple[int, str]] = set()
+    words = 0
+    for sentence in answering_sentences(question, passages):
+        length = len(sentence.text.split())
+        if chosen and words + length > MODEL_WORDS:
+            continue
+        chosen.add((sentence.passage, sentence.text))
+        words += length
+    last = max((number for number, _ in chosen), default=0)
+    return [replace(passage, text=" ".join(text for text in split_sentences(passage.text) if (number, text) in chosen))
+            for number, passage in enumerate(passages[:last], start=1)]
 
 
 def extractive_answer(question: str, passages: Sequence[Passage]) -> str:
@@ -103,12 +111,13 @@ def grounded_answer(written: str, question: str, passages: Sequence[Passage]) ->
     """The model's answer when the passages it cites support it, else their best sentences: a number none of them
     (nor the question) contains is never shown. An answer citing nothing is given the passage it rests on, or
     replaced when most of its terms appear in no passage (a cited answer may word things its own way: a run's
-    prompt can ask for a style). A small model's habit of repeating the question first is dropped."""
+    prompt can ask for a style). A small model's habit of repeating the question first is dropped, and an answer
+    that is only the opening of a list ("As principais causas são:", cut at the line break) is replaced."""
     if written.casefold().startswith(question.strip().casefold()) and written.strip() != question.strip():
         written = written[len(question.strip()):].strip()
     evidence = cited_evidence(written, question, passages)
     cited = valid_citations(written, len(passages))
-    if unsupported_numbers(written, evidence) or (
+    if not written or written.endswith(":") or unsupported_numbers(written, evidence) or (
             not cited and unsupported_share(written, evidence) > MOST_TERMS_UNSUPPORTED):
         return cited_answer(best_sentences(question, passages, EXTRACTIVE_SENTENCES))
     return written if cited else f"{written} [{closest_passage(written, passages)}]"

@@ -66,11 +66,15 @@ def ranked_sentences(question: str, passages: Sequence[Passage]) -> list[Sentenc
     return sorted(scored, key=lambda sentence: sentence.score, reverse=True)
 
 
-def best_sentences(question: str, passages: Sequence[Passage], count: int) -> list[Sentence]:
-    """The `count` sentences that answer best (ones sharing no term with the question only when nothing does)."""
+def answering_sentences(question: str, passages: Sequence[Passage]) -> list[Sentence]:
+    """The sentences sharing a term with the question, best first (all of them when none does)."""
     ranked = ranked_sentences(question, passages)
-    matching = [sentence for sentence in ranked if sentence.score > 0]
-    return (matching or ranked)[:count]
+    return [sentence for sentence in ranked if sentence.score > 0] or ranked
+
+
+def best_sentences(question: str, passages: Sequence[Passage], count: int) -> list[Sentence]:
+    """The `count` sentences that answer best."""
+    return answering_sentences(question, passages)[:count]
 
 
 def cited_answer(sentences: Sequence[Sentence]) -> str:

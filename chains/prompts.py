@@ -1,13 +1,23 @@
 """Everything a student reads or the model is told, in Brazilian Portuguese."""
 
-ANSWER_SYSTEM = """Você é o assistente de ensino do curso DNA da Força.
-Responda à pergunta do aluno em português do Brasil, em uma ou duas frases curtas, usando somente os trechos \
-abaixo. Copie números e termos exatamente como aparecem nos trechos. Termine cada frase com o número do trecho \
-usado entre colchetes, por exemplo [1]. Se os trechos não trouxerem a resposta, diga que os materiais do curso não \
-cobrem esse assunto.
+# Tuned on Pirá with the bundled 1.5B model (bench/answer_eval.py): one example teaches it a short answer in the
+# passages' words better than rules do. The instructions come before the passages, so that llama.cpp evaluates
+# them once for every question (see core.llm.warm_up); `{context}` must stay last.
+ANSWER_SYSTEM = """Você é o assistente de ensino do curso DNA da Força. Responda à pergunta do aluno em uma frase \
+curta, usando as palavras dos trechos numerados abaixo: vá direto à resposta, sem repetir a pergunta, e termine com \
+o número do trecho entre colchetes.
+
+Exemplo:
+Trechos:
+[1] O aquecimento prepara músculos e articulações e reduz o risco de lesão.
+[2] Para hipertrofia, recomenda-se de 6 a 12 repetições por série e de 10 a 20 séries semanais por grupo muscular.
+Pergunta: Quantas séries por semana para hipertrofia?
+Resposta: De 10 a 20 séries semanais por grupo muscular [2].
 
 Trechos:
 {context}"""
+# The answer's instructions without passages: what the local model is warmed with (core.llm.warm_up).
+ANSWER_PREFIX = ANSWER_SYSTEM.format(context="")
 
 REWRITE_SYSTEM = """Reescreva a última mensagem do aluno como uma pergunta completa e independente, \
 que possa ser entendida sem a conversa anterior. Mantenha o idioma português. \

@@ -14,9 +14,10 @@ def citation(passage: Passage) -> str:
 
 
 def format_context(passages: Sequence[Passage]) -> str:
-    return "\n\n".join(
-        f"[{number}] ({citation(passage)})\n{passage.text}" for number, passage in enumerate(passages, start=1)
-    )
+    """The passages as the model reads them: numbered as the sources are, one line each, without their names (the
+    student sees those in the sources; every token here delays the first one of the answer). A passage left empty
+    keeps its number and is not shown."""
+    return "\n".join(f"[{number}] {passage.text}" for number, passage in enumerate(passages, start=1) if passage.text)
 
 
 def source_list(passages: Sequence[Passage]) -> list[dict]:

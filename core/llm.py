@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
 
 from core.local_model import LOCAL_MODELS, ensure_local_model, local_model_installed
 from core.settings import Settings
@@ -90,6 +91,9 @@ def make_chat_model(settings: Settings, model: str | None = None,
             n_batch=512,
             n_threads=settings.local_llm_threads or os.cpu_count(),
             max_tokens=settings.llm_max_tokens,
+            # The bundled 1.5B model answers in one line: what follows a line break is a list it would write for
+            # seconds, or a second answer (a hosted model has no such stop).
+            stop=["\n"],
             temperature=settings.llm_temperature,
             verbose=False,
         )
@@ -108,10 +112,13 @@ def with_generation_options(chat_model: BaseChatModel, temperature: float, max_t
     return chat_model.model_copy(update=update)
 
 
-def warm_up(chat_model: BaseChatModel) -> None:
+def warm_up(chat_model: BaseChatModel, system_prompt: str | None = None) -> None:
     """One token written now, so that the first student does not wait for the weights to be read (the local model:
-    ~30 s on 2 cores)."""
-    chat_model.invoke("Olá", max_tokens=1)
+    ~30 s on 2 cores). Given the answer's system prompt (its passages left out), the local model also keeps it
+    evaluated: llama.cpp reuses the prefix a prompt shares with the previous one, so questions pay only for their
+    passages."""
+    messages = [SystemMessage(system_prompt), HumanMessage("Olá")] if system_prompt else "Olá"
+    chat_model.invoke(messages, max_tokens=1)
 
 
 class ChatModels:
@@ -183,12 +190,12 @@ class ChatModels:
             self.provider = provider
             self._slots.clear()  # the next generation takes a slot under the new provider's bound
 
-    async def warm(self) -> None:
+    async def warm(self, system_prompt: str | None = None) -> None:
         """Load the default model and have it write one token (see `warm_up`)."""
         model = await self.aget()
         if model is not None:
             async with self.slot():
-                await asyncio.to_thread(warm_up, model)
+                await asyncio.to_thread(warm_up, model, system_prompt)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:

@@ -142,9 +142,10 @@ class LocalModelUpgrade:
     (by `dnaforca prepare-model`, or by hand), loads and warms it, then switches the process's chat models to
     it."""
 
-    def __init__(self, settings: Settings, chat_models):
+    def __init__(self, settings: Settings, chat_models, warm_prompt: str | None = None):
         self.settings = settings
         self.chat_models = chat_models
+        self.warm_prompt = warm_prompt  # see `warm_up`
         self.state = "waiting"  # waiting → loading → done, or failed
         self.error: str | None = None
 
@@ -157,7 +158,7 @@ class LocalModelUpgrade:
 
     def load(self):
         model = make_chat_model(self.settings, provider="local")
-        warm_up(model)
+        warm_up(model, self.warm_prompt)
         return model
 
     async def run(self) -> None:

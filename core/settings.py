@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     local_llm_model: LocalModelName = "qwen2.5-coder-1.5b"
     local_llm_threads: int | None = None
     local_llm_context: int = 4096
-    llm_temperature: float = 0.1
+    llm_temperature: float = 0.0  # answers from passages: the most likely wording (a run may ask for more)
     llm_max_tokens: int = 512
     llm_timeout_seconds: float = 120.0
     llm_max_concurrency: int = Field(

@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from chains.prompts import ANSWER_PREFIX
 from core.checkpoints import open_checkpointer
 from core.kv import make_store
 from core.local_model import LocalModelUnavailable
@@ -47,7 +48,7 @@ def _json_error(status_code: int, headers: dict | None = None):
 
 async def _warm(chat_models) -> None:
     try:
-        await chat_models.warm()
+        await chat_models.warm(ANSWER_PREFIX)
     except Exception:  # the first question tries again, and says why
         logging.getLogger(__name__).exception("The local chat model could not be loaded at start-up")
 
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if services.chat_models.provider == "local":
             background.add(asyncio.create_task(_warm(services.chat_models), name="warm-local-model"))
         elif settings.llm_provider == "auto" and services.chat_models.provider == "extractive":
-            app.state.model_upgrade = upgrade = LocalModelUpgrade(settings, services.chat_models)
+            app.state.model_upgrade = upgrade = LocalModelUpgrade(settings, services.chat_models, ANSWER_PREFIX)
             background.add(asyncio.create_task(upgrade.run(), name="local-model-upgrade"))
         async with open_checkpointer(settings) as saver:
             # LangServe serves the graphs from start-up; their checkpointer opens with the event loop.

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from chains.answer import extractive_answer, focused_passages, grounded_answer
-from chains.grounding import citations, split_sentences, unsupported_numbers
+from chains.grounding import citations, ranked_sentences, split_sentences, unsupported_numbers
 from chains.prompts import EXTRACTIVE_HEADER
+from chains.sources import format_context
 from knowledge.retrieval import Passage
 
 HYPERTROPHY = Passage(
@@ -75,3 +76,33 @@ def test_a_repeated_question_before_the_answer_is_dropped():
     answer = grounded_answer(f"{QUESTION} Entre 10 e 20 séries [1].", QUESTION, [HYPERTROPHY, SLEEP])
 
     assert answer == "Entre 10 e 20 séries [1]."
+
+
+def test_the_model_reads_the_best_sentences_of_all_passages_within_its_word_budget(monkeypatch):
+    import chains.answer
+
+    monkeypatch.setattr(chains.answer, "MODEL_WORDS", 25)
+    passages = focused_passages("Quantas horas devo dormir por noite?", [HYPERTROPHY, SLEEP])
+
+    assert len(passages) == 2  # passage 1 kept, empty, so that the sleep passage is still [2]
+    assert passages[0].text == ""
+    assert passages[1].text.startswith("Sono Durma de 7 a 9 horas por noite.")
+    assert sum(len(passage.text.split()) for passage in passages) <= 25
+    context = format_context(passages)
+    assert context.startswith("[2] Sono Durma") and "[1]" not in context
+
+
+def test_the_best_sentence_is_read_whatever_its_length(monkeypatch):
+    import chains.answer
+
+    monkeypatch.setattr(chains.answer, "MODEL_WORDS", 3)
+    passages = focused_passages(QUESTION, [HYPERTROPHY, SLEEP])
+
+    best = ranked_sentences(QUESTION, [HYPERTROPHY, SLEEP])[0]
+    assert [passage.text for passage in passages] == [best.text] and len(best.text.split()) > 3
+
+
+def test_an_answer_that_only_opens_a_list_becomes_the_supporting_sentence():
+    answer = grounded_answer("As séries semanais recomendadas são:", QUESTION, [HYPERTROPHY, SLEEP])
+
+    assert "entre 10 e 20 séries por grupo muscular" in answer and answer.endswith("[1]")

@@ -54,3 +54,20 @@ def test_bundled_weights_join_to_the_published_checksum(tmp_path):
     stamp = path.with_suffix(".sha256").read_text().split()
     assert stamp == [LOCAL_MODELS["qwen2.5-coder-1.5b"].sha256, str(path.stat().st_size)]
     assert path.stat().st_size > 1_000_000_000
+
+
+def test_the_warmed_local_model_keeps_the_answer_instructions_evaluated_and_answers_in_one_line(settings):
+    from chains.prompts import ANSWER_PREFIX
+    from core.llm import make_chat_model, warm_up
+
+    model = make_chat_model(settings.model_copy(update={"llm_provider": "local"}), provider="local")
+    warm_up(model, ANSWER_PREFIX)
+
+    # llama.cpp keeps the last prompt evaluated and reuses the prefix the next one shares: the instructions
+    instructions = model.client.tokenize(ANSWER_PREFIX.encode(), add_bos=False, special=True)
+    held = list(model.client.input_ids[:model.client.n_tokens])
+    assert len(held) > len(instructions) > 150
+    assert any(held[start:start + len(instructions)] == instructions for start in range(8))
+
+    answer = model.invoke("Liste três exercícios de pernas, um por linha.").content
+    assert answer.strip() and "\n" not in answer.strip()
