@@ -10,6 +10,7 @@ from dataclasses import replace
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 
 from chains.grounding import (
+    Sentence,
     answering_sentences,
     best_sentences,
     cited_answer,
@@ -85,15 +86,23 @@ def chat_messages(prompt: str, question: str, history: Sequence[AnyMessage]) -> 
 
 
 def focused_passages(question: str, passages: Sequence[Passage]) -> list[Passage]:
-    """What the model reads: the passages' sentences sharing terms with the question, best first, up to MODEL_WORDS
-    words (the best one whatever its length), each kept in its passage and in its own order there (a short prompt is
-    an early first token, and a small model strays less). Passages are cut after the last one holding a chosen sentence; one before
-    it holding none is left empty, so that every passage keeps the number it has among the sources."""
+    """What the model reads: the best sentences of the first two passages, then the passages' other sentences
+    sharing terms with the question, best first, up to MODEL_WORDS words (the first one whatever its length); each
+    kept in its passage, in its own order there (a short prompt is an early first token, and a small model strays
+    less). Shared terms alone can rank a sentence of the first passage over the answer in the second ("Quanta
+    proteína por dia…?"): retrieval weighed more than that, so both passages are read. Passages are cut after the
+    last one holding a chosen sentence; one before it holding none is left empty, so that every passage keeps the
+    number it has among the sources."""
+    ranked = answering_sentences(question, passages)
+    best_of: dict[int, Sentence] = {}
+    for sentence in ranked:
+        best_of.setdefault(sentence.passage, sentence)
+    leaders = [best_of[number] for number in sorted(best_of)[:2]]
     chosen: set[tuple[int, str]] = set()
     words = 0
-    for sentence in answering_sentences(question, passages):
+    for sentence in [*leaders, *ranked]:
         length = len(sentence.text.split())
-        if chosen and words + length > MODEL_WORDS:
+        if (sentence.passage, sentence.text) in chosen or (chosen and words + length > MODEL_WORDS):
             continue
         chosen.add((sentence.passage, sentence.text))
         words += length

@@ -106,3 +106,23 @@ def test_an_answer_that_only_opens_a_list_becomes_the_supporting_sentence():
     answer = grounded_answer("As séries semanais recomendadas são:", QUESTION, [HYPERTROPHY, SLEEP])
 
     assert "entre 10 e 20 séries por grupo muscular" in answer and answer.endswith("[1]")
+
+
+def test_the_second_passage_is_read_even_when_the_first_shares_more_terms_with_the_question():
+    from chains.answer import MODEL_WORDS
+
+    question = "Quanta proteína por dia devo comer para ganhar massa?"
+    general = Passage("c", " ".join(
+        f"Quanto você vai ganhar de massa muscular no dia {day} depende de treino, sono, comida e constância ao longo "
+        f"de semanas, meses e anos de prática." for day in range(1, 7)), {}, 1.0)
+    protein = Passage("d", "A ingestão recomendada de proteína é de 1,6 a 2,2 gramas por quilo de peso corporal, "
+                           "dividida em 3 a 5 refeições.", {}, 0.9)
+    ranked = ranked_sentences(question, [general, protein])
+    first_of_second = [sentence.passage for sentence in ranked].index(2)
+    # Shared terms alone would fill the model's words with the first passage before reaching the answer.
+    assert sum(len(sentence.text.split()) for sentence in ranked[:first_of_second]) > MODEL_WORDS
+
+    passages = focused_passages(question, [general, protein])
+
+    assert "1,6 a 2,2 gramas" in passages[1].text
+    assert sum(len(passage.text.split()) for passage in passages) <= MODEL_WORDS
