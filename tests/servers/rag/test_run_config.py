@@ -13,7 +13,7 @@ from tests.support.models import EchoChatModel
 
 QUESTION = "Quanta proteína devo comer por dia?"
 PIRATE = "Responda como um treinador pirata, citando os trechos."
-DEFAULT_LINE = ANSWER_SYSTEM.splitlines()[0]
+DEFAULT_LINE = ANSWER_SYSTEM.splitlines()[0][:100]  # the echo model repeats its first 120 characters
 
 
 @pytest.fixture
