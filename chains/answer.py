@@ -28,8 +28,8 @@ from knowledge.retrieval import Passage
 # Turns of the conversation the model sees besides the current question.
 HISTORY_TURNS = 6
 # What the model reads (words of the passages' best sentences) and what the extractive answer quotes; tuned on Pirá
-# with the bundled 1.5B model, which reads ~40 tokens a second on 2 cores: 100 words are ~4 s before the first token.
-MODEL_WORDS = 100
+# with the bundled 1.5B model, which reads ~40 tokens a second on 2 cores: 90 words are ~4 s before the first token.
+MODEL_WORDS = 90
 EXTRACTIVE_SENTENCES = 2
 # An uncited model answer more than half of whose terms the passages never use is not grounded in them.
 MOST_TERMS_UNSUPPORTED = 0.5
