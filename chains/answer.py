@@ -86,8 +86,8 @@ def chat_messages(prompt: str, question: str, history: Sequence[AnyMessage]) -> 
 
 
 def focused_passages(question: str, passages: Sequence[Passage]) -> list[Passage]:
-    """What the model reads: the best sentences of the first two passages, then the passages' other sentences
-    sharing terms with the question, best first, up to MODEL_WORDS words (the first one whatever its length); each
+    """What the model reads: the best sentences of the first two passages sharing terms with the question, then the
+    passages' other such sentences, best first, up to MODEL_WORDS words (the first one whatever its length); each
     kept in its passage, in its own order there (a short prompt is an early first token, and a small model strays
     less). Shared terms alone can rank a sentence of the first passage over the answer in the second ("Quanta
     proteína por dia…?"): retrieval weighed more than that, so both passages are read. Passages are cut after the
