@@ -136,6 +136,19 @@ def extractive_records(services, rows: list[dict], gate: float) -> list[dict]:
     return records
 
 
+def sentence_ceiling(services, rows: list[dict]) -> float:
+    """Mean F1 of the one sentence of the top-k passages closest to each gold answer: what a perfect choice of one
+    sentence would score (Pirá's answers are free-form, often shorter than any sentence)."""
+    from chains.grounding import split_sentences
+
+    best = []
+    for row in rows:
+        passages = services.retriever.search(row["question_pt"], services.settings.retrieval_k)
+        best.append(max((token_f1(sentence, row["answer_pt"]) for passage in passages
+                         for sentence in split_sentences(passage.text)), default=0.0))
+    return statistics.fmean(best)
+
+
 def model_records(services, rows: list[dict], gate: float, output: Path) -> list[dict]:
     """The local model's answers, each also written to `output` (one JSON line) as soon as it is measured."""
     from chains.answer import answer_messages, focused_passages, grounded_answer
@@ -246,6 +259,9 @@ def answer_tables(embeddings, pira, rows: list[dict], arguments) -> None:
     extractive = extractive_records(pira, rows, gate)
     answer_metrics("extractive (sentences), all", extractive)
     answer_metrics(f"extractive (sentences), first {arguments.questions}", extractive[:arguments.questions])
+    print(f"(ceiling of a one-sentence answer, the best sentence for each gold answer: F1 "
+          f"{sentence_ceiling(pira, rows):.3f} on all, {sentence_ceiling(pira, rows[:arguments.questions]):.3f} "
+          f"on the first {arguments.questions})")
     embeddings.save()
     if not arguments.no_model:
         output = DATA_DIR / "model-answers.jsonl"

@@ -32,7 +32,7 @@ def split_sentences(text: str) -> list[str]:
     sentences: list[str] = []
     carry = ""
     for piece in SENTENCE_END.split(text):
-        piece = " ".join(piece.split())
+        piece = " ".join(piece.split()).lstrip(".,;: ")  # a chunk may open on the previous sentence's stop
         if not piece:
             continue
         carry = f"{carry} {piece}".strip()

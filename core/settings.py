@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     # Calibrated with bench/answer_eval.py: Pirá's answerable questions against off-topic ones (bench/questions/).
     min_relevance: float = Field(
         0.06, description="relevance under which the materials do not cover a question: the best e5 similarity "
-        "minus the question's similarity to unrelated text, plus 0.08 × the share of its terms BM25 matches; 0 turns "
+        "minus the question's similarity to unrelated text, plus 0.11 × the share of its terms BM25 matches; 0 turns "
         "the gate off"
     )
 

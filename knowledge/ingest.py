@@ -81,6 +81,7 @@ class Ingestor:
             chunk_size=settings.chunk_size,
             chunk_overlap=settings.chunk_overlap,
             separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""],
+            keep_separator="end",  # a sentence keeps its full stop; the next chunk starts at its first word
         )
         # Files are parsed in a child process (memory and time limits); starting it now hides its start-up.
         warm_up(settings)

@@ -21,7 +21,7 @@ from knowledge.vectorstore import StoredChunk, VectorIndex
 # Each ranker proposes this many candidates (k when larger): enough to measure its scores' spread for a question.
 CANDIDATES = 50
 # How much the share of the question's (idf-weighted) terms found by BM25 adds to the dense margin of relevance.
-LEXICAL_WEIGHT = 0.08
+LEXICAL_WEIGHT = 0.11
 
 
 def standardized(scores: Sequence[float], unlisted: int = 0) -> tuple[list[float], float]:

@@ -24,6 +24,12 @@ def test_sentences_split_at_full_stops_and_line_breaks_keeping_decimals():
         "Sono Durma de 7 a 9 horas.", "Coma 1,6 g de proteína por quilo. Ok."]
 
 
+def test_a_sentence_never_opens_on_the_stop_of_the_one_before_it():
+    # Chunks indexed before the splitter kept stops at the end open on ". "; what a student reads must not.
+    assert split_sentences(". Durma de 7 a 9 horas por noite. Coma 1,6 g de proteína por quilo.") == [
+        "Durma de 7 a 9 horas por noite.", "Coma 1,6 g de proteína por quilo."]
+
+
 def test_the_extractive_answer_quotes_the_answering_sentence_with_its_citation_not_whole_passages():
     answer = extractive_answer(QUESTION, [HYPERTROPHY, SLEEP])
 

@@ -3,6 +3,7 @@
 import shutil
 
 import pypdf
+from langchain_core.documents import Document
 
 from knowledge.ingest import Progress
 from knowledge.services import build_services
@@ -20,6 +21,19 @@ def test_first_run_indexes_every_sample_with_its_metadata(services, materials):
     assert {"material_id", "source", "page", "content_hash", "file_sha256", "location"} <= set(pdf_chunk)
     sheet_chunk = next(m for m in metadatas if m["source"] == "planilha-treino-iniciante.xlsx")
     assert sheet_chunk["sheet"] == "Treino A" and sheet_chunk["location"] == "planilha Treino A, linhas 2–6"
+
+
+def test_long_text_is_cut_between_sentences_each_keeping_its_full_stop(services):
+    sentences = [f"A série {number} do treino usa {number + 5} repetições com carga moderada e pausa de um minuto."
+                 for number in range(60)]
+    document = Document(page_content=" ".join(sentences), metadata={})
+
+    chunks = services.ingestor.chunk("material", "treino.txt", "sha", [document])
+
+    assert len(chunks) > 3
+    for chunk in chunks:
+        assert chunk.page_content.startswith("A série") and chunk.page_content.endswith("minuto.")
+        assert len(chunk.page_content) <= services.settings.chunk_size
 
 
 def test_reprocessing_unchanged_files_embeds_nothing(services, materials):
