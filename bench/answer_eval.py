@@ -2,7 +2,8 @@
 question's own passage among the top k; BNCC and the course samples: the gold answer string inside a top-k source),
 the relevance gate's refusals of answerable, off-topic and near-miss questions on three corpora, and the answers of
 the extractive answerer and of the bundled local model (token-F1 and containment of Pirá's `answer_pt`, valid `[n]`
-citations, numbers absent from the cited passages, time to first token and total time, p50).
+citations, numbers absent from the cited passages, time to first token and total time, p50), and the same for the
+BNCC and course questions, whose gold answers are short spans of the material.
 
     .venv/bin/python bench/answer_eval.py [--questions 30] [--no-model]
 
@@ -116,9 +117,9 @@ def evaluate_answer(answer: str, row: dict, passages, started: float, first: flo
 
     cited = citations(answer)
     valid = bool(cited) and valid_citations(answer, len(passages)) == cited
-    evidence = cited_evidence(answer, row["question_pt"], passages) if valid else [row["question_pt"]]
+    evidence = cited_evidence(answer, row["question"], passages) if valid else [row["question"]]
     body = answer_body(answer)
-    return {"f1": token_f1(body, row["answer_pt"]), "contained": normalized(row["answer_pt"]) in normalized(body),
+    return {"f1": token_f1(body, row["answer"]), "contained": normalized(row["answer"]) in normalized(body),
             "cited": valid, "unsupported": bool(unsupported_numbers(answer, evidence)),
             "first": first - started, "total": time.perf_counter() - started, "answer": answer}
 
@@ -130,8 +131,8 @@ def extractive_records(services, rows: list[dict], gate: float) -> list[dict]:
     records = []
     for row in rows:
         started = time.perf_counter()
-        passages, evidence = services.retriever.search_with_evidence(row["question_pt"], services.settings.retrieval_k)
-        answer = extractive_answer(row["question_pt"], passages) if evidence.relevance >= gate else NOT_COVERED
+        passages, evidence = services.retriever.search_with_evidence(row["question"], services.settings.retrieval_k)
+        answer = extractive_answer(row["question"], passages) if evidence.relevance >= gate else NOT_COVERED
         records.append(evaluate_answer(answer, row, passages, started, time.perf_counter()))
     return records
 
@@ -143,24 +144,31 @@ def sentence_ceiling(services, rows: list[dict]) -> float:
 
     best = []
     for row in rows:
-        passages = services.retriever.search(row["question_pt"], services.settings.retrieval_k)
-        best.append(max((token_f1(sentence, row["answer_pt"]) for passage in passages
+        passages = services.retriever.search(row["question"], services.settings.retrieval_k)
+        best.append(max((token_f1(sentence, row["answer"]) for passage in passages
                          for sentence in split_sentences(passage.text)), default=0.0))
     return statistics.fmean(best)
 
 
-def model_records(services, rows: list[dict], gate: float, output: Path) -> list[dict]:
-    """The local model's answers, each also written to `output` (one JSON line) as soon as it is measured."""
-    from chains.answer import answer_messages, focused_passages, grounded_answer
-    from chains.prompts import ANSWER_PREFIX, ANSWER_SYSTEM, NOT_COVERED
+def local_model(settings):
+    """The bundled model as the server runs it: weights read, instructions evaluated before the first question."""
+    from chains.prompts import ANSWER_PREFIX
     from core.llm import make_chat_model, warm_up
 
-    model = make_chat_model(services.settings.model_copy(update={"llm_provider": "local"}), provider="local")
-    warm_up(model, ANSWER_PREFIX)  # as the server does: weights read, instructions evaluated before the first question
+    model = make_chat_model(settings.model_copy(update={"llm_provider": "local"}), provider="local")
+    warm_up(model, ANSWER_PREFIX)
+    return model
+
+
+def model_records(model, services, rows: list[dict], gate: float, output: Path) -> list[dict]:
+    """The local model's answers, each also written to `output` (one JSON line) as soon as it is measured."""
+    from chains.answer import answer_messages, focused_passages, grounded_answer
+    from chains.prompts import ANSWER_SYSTEM, NOT_COVERED
+
     records = []
     output.write_text("")
     for row in rows:
-        question = row["question_pt"]
+        question = row["question"]
         started = time.perf_counter()
         passages, evidence = services.retriever.search_with_evidence(question, services.settings.retrieval_k)
         if evidence.relevance < gate:
@@ -177,7 +185,7 @@ def model_records(services, rows: list[dict], gate: float, output: Path) -> list
         records.append({**evaluate_answer(answer, row, focused, started, first or time.perf_counter()),
                         "written": written})
         with output.open("a", encoding="utf-8") as file:
-            file.write(json.dumps({"question": question, "gold": row["answer_pt"], **records[-1]},
+            file.write(json.dumps({"question": question, "gold": row["answer"], **records[-1]},
                                   ensure_ascii=False) + "\n")
         print(f"  {records[-1]['total']:5.1f} s {question[:60]!r} → {answer[:100]!r}", flush=True)
     return records
@@ -193,6 +201,17 @@ def corpus_services(embeddings, name: str, files: list[Path]):
             shutil.copy(path, target)
     services.ingestor.sync()
     return services
+
+
+def native_corpora(embeddings) -> list[tuple[str, str, object, list[dict]]]:
+    """The native pt-BR corpora with questions written for them (gold: a span of the material): name, title,
+    indexed services, questions."""
+    course_files = [path for path in sorted((REPO / "examples" / "materials").iterdir()) if path.suffix != ".mp4"]
+    return [(name, title, corpus_services(embeddings, name, files),
+             read_jsonl(QUESTIONS / f"{name}_questions_pt.jsonl"))
+            for title, name, files in [("BNCC Ed. Física (not tuned)", "bncc",
+                                        [CORPUS / "bncc-educacao-fisica.pdf"]),
+                                       ("course samples", "course", course_files)]]
 
 
 def gate_line(name: str, services, answerable: list[str], out_of_scope: list[dict], gate: float) -> None:
@@ -232,30 +251,26 @@ def retrieval_and_gate_tables(embeddings, pira, rows: list[dict], passage_materi
     retrieval_table("Pirá: the question's own passage in the top k", pira.retriever, [
         {"question": row["question_pt"], "material_id": passage_material[row["passage_pt_machine_translated"]]}
         for row in rows], own_passage, gate)
-    bncc = corpus_services(embeddings, "bncc", [CORPUS / "bncc-educacao-fisica.pdf"])
-    course = corpus_services(embeddings, "course", [path for path in sorted((REPO / "examples" / "materials").iterdir())
-                                                    if path.suffix != ".mp4"])
-    retrieval_table("BNCC Educação Física (native pt-BR, not tuned on): gold span inside a top-k source",
-                    bncc.retriever, read_jsonl(QUESTIONS / "bncc_questions_pt.jsonl"), gold_span, gate)
-    retrieval_table("Course samples (native pt-BR): gold span inside a top-k source", course.retriever,
-                    read_jsonl(QUESTIONS / "course_questions_pt.jsonl"), gold_span, gate)
+    corpora = native_corpora(embeddings)
+    for _, title, services, questions in corpora:
+        retrieval_table(f"{title}, native pt-BR: gold span inside a top-k source", services.retriever, questions,
+                        gold_span, gate)
 
     out_of_scope = read_jsonl(QUESTIONS / "out_of_scope_pt.jsonl")
     print(f"\nRelevance gate (MIN_RELEVANCE={gate}): share refused")
     print(f"{'corpus':<28}{'answ.':>6}{'refused':>10}{'off':>6}{'refused':>10}{'near':>6}{'refused':>10}")
     gate_line("Pirá dev", pira, [row["question_pt"] for row in rows], out_of_scope, gate)
-    gate_line("BNCC (not tuned on)", bncc, [item["question"] for item in read_jsonl(
-        QUESTIONS / "bncc_questions_pt.jsonl")], out_of_scope, gate)
-    gate_line("course samples", course, [item["question"] for item in read_jsonl(
-        QUESTIONS / "course_questions_pt.jsonl")], out_of_scope, gate)
+    for _, title, services, questions in corpora:
+        gate_line(title, services, [item["question"] for item in questions], out_of_scope, gate)
 
 
-
-def answer_tables(embeddings, pira, rows: list[dict], arguments) -> None:
+def answer_tables(embeddings, pira, pira_rows: list[dict], arguments) -> None:
     gate = pira.settings.min_relevance
+    rows = [{"question": row["question_pt"], "answer": row["answer_pt"]} for row in pira_rows]
+    header = (f"{'answerer':<34}{'n':>5}{'F1':>7}{'contains':>10}{'cites':>8}{'unsupp. no.':>12}{'TTFT p50':>9}"
+              f"{'total p50':>9}")
     print(f"\nAnswers on Pirá (k={pira.settings.retrieval_k}; F1 and containment against answer_pt; seconds)")
-    print(f"{'answerer':<34}{'n':>5}{'F1':>7}{'contains':>10}{'cites':>8}{'unsupp. no.':>12}{'TTFT p50':>9}"
-          f"{'total p50':>9}")
+    print(header)
     extractive = extractive_records(pira, rows, gate)
     answer_metrics("extractive (sentences), all", extractive)
     answer_metrics(f"extractive (sentences), first {arguments.questions}", extractive[:arguments.questions])
@@ -263,11 +278,20 @@ def answer_tables(embeddings, pira, rows: list[dict], arguments) -> None:
           f"{sentence_ceiling(pira, rows):.3f} on all, {sentence_ceiling(pira, rows[:arguments.questions]):.3f} "
           f"on the first {arguments.questions})")
     embeddings.save()
-    if not arguments.no_model:
-        output = DATA_DIR / "model-answers.jsonl"
-        records = model_records(pira, rows[:arguments.questions], gate, output)
-        answer_metrics(f"local {pira.settings.local_llm_model}", records)
-        print(f"(the model's answers: {output})")
+    if arguments.no_model:
+        return
+    model = local_model(pira.settings)
+    output = DATA_DIR / "model-answers.jsonl"
+    answer_metrics(f"local {pira.settings.local_llm_model}", model_records(model, pira, rows[:arguments.questions],
+                                                                          gate, output))
+    print(f"(the model's answers: {output})")
+    # Native pt-BR questions whose gold is a short span of the material: does the answer hold it?
+    for name, title, services, questions in native_corpora(embeddings):
+        print(f"\nAnswers on {title} (gold: a span of the material)")
+        print(header)
+        answer_metrics("extractive (sentences)", extractive_records(services, questions, gate))
+        answer_metrics(f"local {pira.settings.local_llm_model}", model_records(
+            model, services, questions, gate, DATA_DIR / f"model-answers-{name}.jsonl"))
 
 
 if __name__ == "__main__":

@@ -10,18 +10,20 @@ from dataclasses import replace
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 
 from chains.grounding import (
+    CITATION,
     Sentence,
     answering_sentences,
     best_sentences,
     cited_answer,
     cited_evidence,
     closest_passage,
+    number_source,
     split_sentences,
     unsupported_numbers,
     unsupported_share,
     valid_citations,
 )
-from chains.prompts import EXTRACTIVE_HEADER
+from chains.prompts import ANSWER_EXAMPLE, EXTRACTIVE_HEADER
 from chains.sources import format_context
 from knowledge.retrieval import Passage
 
@@ -116,17 +118,32 @@ def extractive_answer(question: str, passages: Sequence[Passage]) -> str:
     return f"{EXTRACTIVE_HEADER}\n\n{cited_answer(best_sentences(question, passages, EXTRACTIVE_SENTENCES))}"
 
 
+def same_words(first: str, second: str) -> bool:
+    """Whether two texts say the same words, citations, case and punctuation aside."""
+    def words(text: str) -> list[str]:
+        return re.findall(r"\w+", CITATION.sub(" ", text).casefold())
+    return words(first) == words(second)
+
+
 def grounded_answer(written: str, question: str, passages: Sequence[Passage]) -> str:
     """The model's answer when the passages it cites support it, else their best sentences: a number none of them
     (nor the question) contains is never shown. An answer citing nothing is given the passage it rests on, or
     replaced when most of its terms appear in no passage (a cited answer may word things its own way: a run's
-    prompt can ask for a style). A small model's habit of repeating the question first is dropped, and an answer
-    that is only the opening of a list ("As principais causas são:", cut at the line break) is replaced."""
+    prompt can ask for a style). An answer citing a passage that lacks its numbers, or citing nothing, cites the
+    one that has them all. A small model's habit of repeating the question first is dropped, and an answer that is
+    only the opening of a list ("As principais causas são:", cut at the line break) or the default prompt's worked
+    example is replaced."""
     if written.casefold().startswith(question.strip().casefold()) and written.strip() != question.strip():
         written = written[len(question.strip()):].strip()
-    evidence = cited_evidence(written, question, passages)
     cited = valid_citations(written, len(passages))
-    if not written or written.endswith(":") or unsupported_numbers(written, evidence) or (
+    if cited and unsupported_numbers(written, cited_evidence(written, question, passages)):
+        source = number_source(written, question, passages)  # a small model often cites the wrong passage
+        written = CITATION.sub(f"[{source}]", written) if source else written
+    evidence = cited_evidence(written, question, passages)
+    if not written or written.endswith(":") or same_words(written, ANSWER_EXAMPLE) or unsupported_numbers(
+            written, evidence) or (
             not cited and unsupported_share(written, evidence) > MOST_TERMS_UNSUPPORTED):
         return cited_answer(best_sentences(question, passages, EXTRACTIVE_SENTENCES))
-    return written if cited else f"{written} [{closest_passage(written, passages)}]"
+    if cited:
+        return written
+    return f"{written} [{number_source(written, question, passages) or closest_passage(written, passages)}]"

@@ -35,7 +35,9 @@ def split_sentences(text: str) -> list[str]:
         piece = " ".join(piece.split()).lstrip(".,;: ")  # a chunk may open on the previous sentence's stop
         if not piece:
             continue
-        carry = f"{carry} {piece}".strip()
+        # A heading ("Sono", cut off by its line break) introduces the sentence it is joined to.
+        joint = ": " if carry and carry[-1] not in ".!?…:;,)" and piece[:1].isupper() else " "
+        carry = f"{carry}{joint}{piece}".strip()
         if len(carry) >= SHORTEST_SENTENCE:
             sentences.append(carry)
             carry = ""
@@ -120,6 +122,15 @@ def cited_evidence(answer: str, question: str, passages: Sequence[Passage]) -> l
     """What an answer may rest on: its cited passages (all of them when it cites none) and the question."""
     cited = valid_citations(answer, len(passages)) or range(1, len(passages) + 1)
     return [question, *(passages[number - 1].text for number in cited)]
+
+
+def number_source(answer: str, question: str, passages: Sequence[Passage]) -> int | None:
+    """The 1-based number of the first passage holding every number of the answer that the question does not;
+    None when no passage holds them all or the answer has no number of its own."""
+    if not unsupported_numbers(answer, [question]):
+        return None
+    return next((number for number, passage in enumerate(passages, start=1)
+                 if not unsupported_numbers(answer, [question, passage.text])), None)
 
 
 def closest_passage(answer: str, passages: Sequence[Passage]) -> int:

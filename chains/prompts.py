@@ -3,7 +3,9 @@
 # Tuned on Pirá with the bundled 1.5B model (bench/answer_eval.py): one example teaches it a short answer in the
 # passages' words better than rules do. The instructions come before the passages, so that llama.cpp evaluates
 # them once for every question (see core.llm.warm_up); `{context}` must stay last.
-ANSWER_SYSTEM = """Você é o assistente de ensino do curso DNA da Força. Responda à pergunta do aluno em uma frase \
+# The worked example's answer: a small model sometimes repeats it instead of answering (chains.answer rejects that).
+ANSWER_EXAMPLE = "De 10 a 20 séries semanais por grupo muscular [2]."
+ANSWER_SYSTEM = f"""Você é o assistente de ensino do curso DNA da Força. Responda à pergunta do aluno em uma frase \
 curta, usando as palavras dos trechos numerados abaixo: vá direto à resposta, sem repetir a pergunta, e termine com \
 o número do trecho entre colchetes.
 
@@ -12,10 +14,10 @@ Trechos:
 [1] O aquecimento prepara músculos e articulações e reduz o risco de lesão.
 [2] Para hipertrofia, recomenda-se de 6 a 12 repetições por série e de 10 a 20 séries semanais por grupo muscular.
 Pergunta: Quantas séries por semana para hipertrofia?
-Resposta: De 10 a 20 séries semanais por grupo muscular [2].
+Resposta: {ANSWER_EXAMPLE}
 
 Trechos:
-{context}"""
+{{context}}"""
 # The answer's instructions without passages: what the local model is warmed with (core.llm.warm_up).
 ANSWER_PREFIX = ANSWER_SYSTEM.format(context="")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chains.answer import extractive_answer, focused_passages, grounded_answer
 from chains.grounding import citations, ranked_sentences, split_sentences, unsupported_numbers
-from chains.prompts import EXTRACTIVE_HEADER
+from chains.prompts import ANSWER_EXAMPLE, EXTRACTIVE_HEADER
 from chains.sources import format_context
 from knowledge.retrieval import Passage
 
@@ -19,9 +19,12 @@ SLEEP = Passage(
 QUESTION = "Quantas séries por semana para hipertrofia?"
 
 
-def test_sentences_split_at_full_stops_and_line_breaks_keeping_decimals():
+def test_sentences_split_at_full_stops_and_line_breaks_keeping_decimals_and_headings():
     assert split_sentences("Sono\nDurma de 7 a 9 horas. Coma 1,6 g de proteína por quilo. Ok.") == [
-        "Sono Durma de 7 a 9 horas.", "Coma 1,6 g de proteína por quilo. Ok."]
+        "Sono: Durma de 7 a 9 horas.", "Coma 1,6 g de proteína por quilo. Ok."]
+    # A line wrapped inside a sentence is one sentence again.
+    assert split_sentences("A carga deve\nsubir aos poucos, de 2 a 5 por cento.") == [
+        "A carga deve subir aos poucos, de 2 a 5 por cento."]
 
 
 def test_a_sentence_never_opens_on_the_stop_of_the_one_before_it():
@@ -64,6 +67,25 @@ def test_an_answer_with_an_unsupported_number_becomes_the_supporting_sentence():
     assert "15" not in answer and answer.endswith("[1]")
 
 
+def test_an_answer_citing_a_passage_without_its_numbers_cites_the_one_that_has_them():
+    question = "Quantas repetições por série para hipertrofia?"
+
+    assert grounded_answer("De 6 a 12 repetições por série [1].", question, [SLEEP, HYPERTROPHY]) == (
+        "De 6 a 12 repetições por série [2].")
+    # Uncited, it shares as many terms with the sleep passage, but only the other one has 3 and 5.
+    assert grounded_answer("Para recuperar a força, durma bem e faça 3 a 5 séries por exercício.", question,
+                           [SLEEP, HYPERTROPHY]).endswith("[2]")
+    # No passage has 15: the answer is replaced, whatever it cites.
+    assert "15" not in grounded_answer("De 6 a 15 repetições por série [1].", question, [SLEEP, HYPERTROPHY])
+
+
+def test_the_prompts_worked_example_repeated_is_not_an_answer():
+    # The passage has 10 and 20, so only recognizing the example keeps the model's copy of it from the student.
+    answer = grounded_answer(ANSWER_EXAMPLE, "Quantas vezes por semana treinar cada grupo?", [SLEEP, HYPERTROPHY])
+
+    assert "duas vezes por semana" in answer and "séries semanais" not in answer
+
+
 def test_an_uncited_answer_mostly_of_terms_the_passages_never_use_becomes_the_supporting_sentence():
     passages = [HYPERTROPHY, SLEEP]
 
@@ -92,10 +114,10 @@ def test_the_model_reads_the_best_sentences_of_all_passages_within_its_word_budg
 
     assert len(passages) == 2  # passage 1 kept, empty, so that the sleep passage is still [2]
     assert passages[0].text == ""
-    assert passages[1].text.startswith("Sono Durma de 7 a 9 horas por noite.")
+    assert passages[1].text.startswith("Sono: Durma de 7 a 9 horas por noite.")
     assert sum(len(passage.text.split()) for passage in passages) <= 25
     context = format_context(passages)
-    assert context.startswith("[2] Sono Durma") and "[1]" not in context
+    assert context.startswith("[2] Sono: Durma") and "[1]" not in context
 
 
 def test_the_best_sentence_is_read_whatever_its_length(monkeypatch):
