@@ -140,9 +140,9 @@ def grounded_answer(written: str, question: str, passages: Sequence[Passage]) ->
         source = number_source(written, question, passages)  # a small model often cites the wrong passage
         written = CITATION.sub(f"[{source}]", written) if source else written
     evidence = cited_evidence(written, question, passages)
-    if not written or written.endswith(":") or same_words(written, ANSWER_EXAMPLE) or unsupported_numbers(
-            written, evidence) or (
-            not cited and unsupported_share(written, evidence) > MOST_TERMS_UNSUPPORTED):
+    if (not written or written.endswith(":") or same_words(written, ANSWER_EXAMPLE)
+            or unsupported_numbers(written, evidence)
+            or (not cited and unsupported_share(written, evidence) > MOST_TERMS_UNSUPPORTED)):
         return cited_answer(best_sentences(question, passages, EXTRACTIVE_SENTENCES))
     if cited:
         return written
