@@ -125,7 +125,11 @@ def evaluate_answer(answer: str, row: dict, passages, started: float, first: flo
 
 
 def extractive_records(services, rows: list[dict], gate: float) -> list[dict]:
+    """The extractive answers; each record also keeps `ceiling`, the F1 of the passages' one sentence closest to the
+    gold answer: what a perfect choice of one sentence would score (Pirá's answers are free-form, often shorter than
+    any sentence)."""
     from chains.answer import extractive_answer
+    from chains.grounding import split_sentences
     from chains.prompts import NOT_COVERED
 
     records = []
@@ -133,21 +137,14 @@ def extractive_records(services, rows: list[dict], gate: float) -> list[dict]:
         started = time.perf_counter()
         passages, evidence = services.retriever.search_with_evidence(row["question"], services.settings.retrieval_k)
         answer = extractive_answer(row["question"], passages) if evidence.relevance >= gate else NOT_COVERED
-        records.append(evaluate_answer(answer, row, passages, started, time.perf_counter()))
+        ceiling = max((token_f1(sentence, row["answer"]) for passage in passages
+                       for sentence in split_sentences(passage.text)), default=0.0)
+        records.append({**evaluate_answer(answer, row, passages, started, time.perf_counter()), "ceiling": ceiling})
     return records
 
 
-def sentence_ceiling(services, rows: list[dict]) -> float:
-    """Mean F1 of the one sentence of the top-k passages closest to each gold answer: what a perfect choice of one
-    sentence would score (Pirá's answers are free-form, often shorter than any sentence)."""
-    from chains.grounding import split_sentences
-
-    best = []
-    for row in rows:
-        passages = services.retriever.search(row["question"], services.settings.retrieval_k)
-        best.append(max((token_f1(sentence, row["answer"]) for passage in passages
-                         for sentence in split_sentences(passage.text)), default=0.0))
-    return statistics.fmean(best)
+def ceiling(records: list[dict]) -> float:
+    return statistics.fmean(record["ceiling"] for record in records)
 
 
 def local_model(settings):
@@ -239,19 +236,19 @@ def main() -> None:
     rows = load_questions()
     pira = fresh_services(embeddings, DATA_DIR / "pira")
     passage_material = index_passages(pira, rows)
+    corpora = native_corpora(embeddings)
     if not arguments.answers_only:
-        retrieval_and_gate_tables(embeddings, pira, rows, passage_material)
-    answer_tables(embeddings, pira, rows, arguments)
+        retrieval_and_gate_tables(pira, rows, passage_material, corpora)
+    answer_tables(embeddings, pira, rows, corpora, arguments)
 
 
-def retrieval_and_gate_tables(embeddings, pira, rows: list[dict], passage_material: dict[str, str]) -> None:
+def retrieval_and_gate_tables(pira, rows: list[dict], passage_material: dict[str, str], corpora: list) -> None:
     gate = pira.settings.min_relevance
     print(f"Pirá dev: {len(rows)} questions, {len(passage_material)} passages, {pira.index.count()} chunks; "
           f"MIN_RELEVANCE={gate}")
     retrieval_table("Pirá: the question's own passage in the top k", pira.retriever, [
         {"question": row["question_pt"], "material_id": passage_material[row["passage_pt_machine_translated"]]}
         for row in rows], own_passage, gate)
-    corpora = native_corpora(embeddings)
     for _, title, services, questions in corpora:
         retrieval_table(f"{title}, native pt-BR: gold span inside a top-k source", services.retriever, questions,
                         gold_span, gate)
@@ -264,7 +261,7 @@ def retrieval_and_gate_tables(embeddings, pira, rows: list[dict], passage_materi
         gate_line(title, services, [item["question"] for item in questions], out_of_scope, gate)
 
 
-def answer_tables(embeddings, pira, pira_rows: list[dict], arguments) -> None:
+def answer_tables(embeddings, pira, pira_rows: list[dict], corpora: list, arguments) -> None:
     gate = pira.settings.min_relevance
     rows = [{"question": row["question_pt"], "answer": row["answer_pt"]} for row in pira_rows]
     header = (f"{'answerer':<34}{'n':>5}{'F1':>7}{'contains':>10}{'cites':>8}{'unsupp. no.':>12}{'TTFT p50':>9}"
@@ -275,23 +272,23 @@ def answer_tables(embeddings, pira, pira_rows: list[dict], arguments) -> None:
     answer_metrics("extractive (sentences), all", extractive)
     answer_metrics(f"extractive (sentences), first {arguments.questions}", extractive[:arguments.questions])
     print(f"(ceiling of a one-sentence answer, the best sentence for each gold answer: F1 "
-          f"{sentence_ceiling(pira, rows):.3f} on all, {sentence_ceiling(pira, rows[:arguments.questions]):.3f} "
+          f"{ceiling(extractive):.3f} on all, {ceiling(extractive[:arguments.questions]):.3f} "
           f"on the first {arguments.questions})")
     embeddings.save()
-    if arguments.no_model:
-        return
-    model = local_model(pira.settings)
-    output = DATA_DIR / "model-answers.jsonl"
-    answer_metrics(f"local {pira.settings.local_llm_model}", model_records(model, pira, rows[:arguments.questions],
-                                                                          gate, output))
-    print(f"(the model's answers: {output})")
+    model = None if arguments.no_model else local_model(pira.settings)
+    if model:
+        output = DATA_DIR / "model-answers.jsonl"
+        answer_metrics(f"local {pira.settings.local_llm_model}", model_records(
+            model, pira, rows[:arguments.questions], gate, output))
+        print(f"(the model's answers: {output})")
     # Native pt-BR questions whose gold is a short span of the material: does the answer hold it?
-    for name, title, services, questions in native_corpora(embeddings):
+    for name, title, services, questions in corpora:
         print(f"\nAnswers on {title} (gold: a span of the material)")
         print(header)
         answer_metrics("extractive (sentences)", extractive_records(services, questions, gate))
-        answer_metrics(f"local {pira.settings.local_llm_model}", model_records(
-            model, services, questions, gate, DATA_DIR / f"model-answers-{name}.jsonl"))
+        if model:
+            answer_metrics(f"local {pira.settings.local_llm_model}", model_records(
+                model, services, questions, gate, DATA_DIR / f"model-answers-{name}.jsonl"))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from chains.grounding import (
     cited_evidence,
     closest_passage,
     number_source,
+    same_words,
     split_sentences,
     unsupported_numbers,
     unsupported_share,
@@ -116,13 +117,6 @@ def focused_passages(question: str, passages: Sequence[Passage]) -> list[Passage
 def extractive_answer(question: str, passages: Sequence[Passage]) -> str:
     """Without a model: the sentences of the passages that answer best, each with its passage's number."""
     return f"{EXTRACTIVE_HEADER}\n\n{cited_answer(best_sentences(question, passages, EXTRACTIVE_SENTENCES))}"
-
-
-def same_words(first: str, second: str) -> bool:
-    """Whether two texts say the same words, citations, case and punctuation aside."""
-    def words(text: str) -> list[str]:
-        return re.findall(r"\w+", CITATION.sub(" ", text).casefold())
-    return words(first) == words(second)
 
 
 def grounded_answer(written: str, question: str, passages: Sequence[Passage]) -> str:

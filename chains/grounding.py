@@ -124,6 +124,15 @@ def cited_evidence(answer: str, question: str, passages: Sequence[Passage]) -> l
     return [question, *(passages[number - 1].text for number in cited)]
 
 
+def same_words(first: str, second: str) -> bool:
+    """Whether two texts say the same words, citations, case and punctuation aside."""
+    return _words(first) == _words(second)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", CITATION.sub(" ", text).casefold())
+
+
 def number_source(answer: str, question: str, passages: Sequence[Passage]) -> int | None:
     """The 1-based number of the first passage holding every number of the answer that the question does not;
     None when no passage holds them all or the answer has no number of its own."""
