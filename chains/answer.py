@@ -17,7 +17,9 @@ from chains.grounding import (
     cited_answer,
     cited_evidence,
     closest_passage,
+    in_passage_words,
     number_source,
+    restates_question,
     same_words,
     split_sentences,
     unsupported_numbers,
@@ -125,8 +127,8 @@ def grounded_answer(written: str, question: str, passages: Sequence[Passage]) ->
     replaced when most of its terms appear in no passage (a cited answer may word things its own way: a run's
     prompt can ask for a style). An answer citing a passage that lacks its numbers, or citing nothing, cites the
     one that has them all. A small model's habit of repeating the question first is dropped, and an answer that is
-    only the opening of a list ("As principais causas são:", cut at the line break) or the default prompt's worked
-    example is replaced."""
+    only the opening of a list ("As principais causas são:", cut at the line break), only the question said back, or
+    the default prompt's worked example is replaced. A number the cited passage writes in words is shown in them."""
     if written.casefold().startswith(question.strip().casefold()) and written.strip() != question.strip():
         written = written[len(question.strip()):].strip()
     cited = valid_citations(written, len(passages))
@@ -135,9 +137,9 @@ def grounded_answer(written: str, question: str, passages: Sequence[Passage]) ->
         written = CITATION.sub(f"[{source}]", written) if source else written
     evidence = cited_evidence(written, question, passages)
     if (not written or written.endswith(":") or same_words(written, ANSWER_EXAMPLE)
-            or unsupported_numbers(written, evidence)
+            or restates_question(written, question) or unsupported_numbers(written, evidence)
             or (not cited and unsupported_share(written, evidence) > MOST_TERMS_UNSUPPORTED)):
         return cited_answer(best_sentences(question, passages, EXTRACTIVE_SENTENCES))
-    if cited:
-        return written
-    return f"{written} [{number_source(written, question, passages) or closest_passage(written, passages)}]"
+    if not cited:
+        written = f"{written} [{number_source(written, question, passages) or closest_passage(written, passages)}]"
+    return in_passage_words(written, cited_evidence(written, question, passages))

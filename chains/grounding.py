@@ -12,11 +12,27 @@ from dataclasses import dataclass
 from knowledge.lexical import tokenize
 from knowledge.retrieval import Passage
 
-# A sentence ends at . ! ? … before a capital, a digit or an opening quote, or at a line break.
-SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"“'(\[A-ZÁÉÍÓÚÂÊÔÃÕÇ0-9])|\s*\n+\s*")
+# Within a line, a sentence ends at . ! ? … before a capital, a digit or an opening quote.
+SENTENCE_STOP = re.compile(r"(?<=[.!?…])\s+(?=[\"“'(\[A-ZÁÉÍÓÚÂÊÔÃÕÇ0-9])")
+TABLE_CELL = " | "
 CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# Numbers a passage may write out in words ("seis unidades"): what an answer's digits may rest on. "Um"/"uma" are
+# articles far more often than numbers, so they are left out.
+UNITS = {"dois": 2, "duas": 2, "três": 3, "quatro": 4, "cinco": 5, "seis": 6, "sete": 7, "oito": 8, "nove": 9}
+TEENS = {"dez": 10, "onze": 11, "doze": 12, "treze": 13, "catorze": 14, "quatorze": 14, "quinze": 15,
+         "dezesseis": 16, "dezessete": 17, "dezoito": 18, "dezenove": 19, "cem": 100}
+TENS = {"vinte": 20, "trinta": 30, "quarenta": 40, "cinquenta": 50, "sessenta": 60, "setenta": 70, "oitenta": 80,
+        "noventa": 90}
+NUMBER_WORD = re.compile(rf"\b(?:({'|'.join(TENS)})(?:\s+e\s+(um|uma|{'|'.join(UNITS)}))?|({'|'.join([*UNITS, *TEENS])}))\b",
+                         re.IGNORECASE)
+# A line at least this long (characters) that ends without a stop was wrapped by the layout, whatever the next one
+# starts with; a shorter one followed by a capital is a heading or a cell.
+WRAPPED_LINE = 50
+LIST_MARKS = "•▪◦‣●○■□-–—*"
 SHORTEST_SENTENCE = 25  # characters; a shorter piece (a heading, "Fig. 2") joins the next one
+# Words that announce an answer without giving it.
+ANNOUNCING = "vários várias diversos diversas muitos muitas maneiras formas modos tipos seguintes"
 # A sentence of the first passage outweighs an equal one of a later passage by this share (ranks are evidence).
 RANK_PRIOR = 0.15
 
@@ -28,19 +44,39 @@ class Sentence:
     score: float
 
 
+def unwrapped(text: str) -> str:
+    """The text with the line breaks a layout put inside sentences (a PDF wraps every line) turned into spaces: a
+    line continues the previous one unless that one ends a sentence, or it opens a list item, or it starts with a
+    capital after a short line (a heading, a table cell); table rows keep their lines."""
+    lines: list[str] = []
+    for line in (line.strip() for line in text.split("\n")):
+        previous = lines[-1] if lines else ""
+        if (previous and line and previous[-1] not in ".!?…:;" and line[0] not in LIST_MARKS
+                and TABLE_CELL not in previous + line and (line[0].islower() or len(previous) >= WRAPPED_LINE)):
+            lines[-1] = f"{previous} {line}"
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def split_sentences(text: str) -> list[str]:
+    """The sentences of a passage: its lines (once unwrapped) cut at their stops. A line ending without a stop (a
+    heading: "Sono") introduces the sentence after it ("Sono: Durma…"); a table row (cells joined by " | ", as the
+    loaders write them) is a sentence of its own; a piece shorter than SHORTEST_SENTENCE joins the next."""
     sentences: list[str] = []
     carry = ""
-    for piece in SENTENCE_END.split(text):
-        piece = " ".join(piece.split()).lstrip(".,;: ")  # a chunk may open on the previous sentence's stop
-        if not piece:
-            continue
-        # A heading ("Sono", cut off by its line break) introduces the sentence it is joined to.
-        joint = ": " if carry and carry[-1] not in ".!?…:;,)" and piece[:1].isupper() else " "
-        carry = f"{carry}{joint}{piece}".strip()
-        if len(carry) >= SHORTEST_SENTENCE:
-            sentences.append(carry)
-            carry = ""
+    for line in unwrapped(text).split("\n"):
+        line = " ".join(line.split()).lstrip(".,;: ")  # a chunk may open on the previous sentence's stop
+        row = TABLE_CELL in line
+        pieces = [line] if row else SENTENCE_STOP.split(line) if line else []
+        for index, piece in enumerate(pieces):
+            opens = piece[:1].isupper() or piece[:1] in LIST_MARKS
+            joint = ": " if carry and carry[-1] not in ".!?…:;,)" and opens else " "
+            carry = f"{carry}{joint}{piece}".strip()
+            heading = not row and index == len(pieces) - 1 and carry[-1] not in ".!?…"
+            if len(carry) >= SHORTEST_SENTENCE and not heading:
+                sentences.append(carry)
+                carry = ""
     if carry:
         if sentences:
             sentences[-1] = f"{sentences[-1]} {carry}"
@@ -103,9 +139,36 @@ def _numbers(text: str) -> set[str]:
     return {re.sub(r"[.,]", "", number) for number in NUMBER.findall(text)}
 
 
+def _written_numbers(text: str) -> dict[str, str]:
+    """The numbers a text writes out in words ("oito", "vinte e cinco"): their digits → the words as written."""
+    values = {**UNITS, **TEENS, "um": 1, "uma": 1}
+    written = {}
+    for match in NUMBER_WORD.finditer(text):
+        tens, unit, single = (group.lower() if group else group for group in match.groups())
+        written[str(TENS[tens] + values.get(unit, 0) if tens else values[single])] = match.group(0).lower()
+    return written
+
+
+def in_passage_words(answer: str, evidence: Sequence[str]) -> str:
+    """The answer with a number the evidence writes only in words written as it does ("6 unidades" → "seis
+    unidades" when the passage says so): the student reads the material's words."""
+    digits = set().union(*(_numbers(text) for text in evidence))
+    words = {digit: word for text in evidence for digit, word in _written_numbers(text).items()}
+
+    def worded(match: re.Match) -> str:
+        digit = re.sub(r"[.,]", "", match.group(0))
+        if digit in digits or digit not in words:
+            return match.group(0)
+        return words[digit].capitalize() if match.start() == 0 else words[digit]
+
+    return re.sub(rf"{CITATION.pattern}|{NUMBER.pattern}",
+                  lambda match: match.group(0) if match.group(0).startswith("[") else worded(match), answer)
+
+
 def unsupported_numbers(answer: str, evidence: Sequence[str]) -> set[str]:
-    """Numbers of the answer (its citation marks aside) that appear in none of the evidence texts."""
-    supported = set().union(*(_numbers(text) for text in evidence)) if evidence else set()
+    """Numbers of the answer (its citation marks aside) that appear in none of the evidence texts, in digits or in
+    words ("8" rests on "oito dimensões")."""
+    supported = set().union(*(_numbers(text) | _written_numbers(text).keys() for text in evidence))
     return _numbers(CITATION.sub(" ", answer)) - supported
 
 
@@ -116,6 +179,15 @@ def unsupported_share(answer: str, evidence: Sequence[str]) -> float:
     if not answer_terms:
         return 0.0
     return len(answer_terms - set(terms[1])) / len(answer_terms)
+
+
+def restates_question(answer: str, question: str) -> bool:
+    """Whether an answer only says the question back ("Esportes de campo e taco.", "Os benefícios podem ser
+    categorizados de várias maneiras."): no term or number the question lacks but words that announce an answer
+    without giving one."""
+    answer = CITATION.sub(" ", answer)
+    terms = tokenize([answer, question, ANNOUNCING])
+    return set(terms[0]) <= set(terms[1]) | set(terms[2]) and _numbers(answer) <= _numbers(question)
 
 
 def cited_evidence(answer: str, question: str, passages: Sequence[Passage]) -> list[str]:

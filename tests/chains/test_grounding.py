@@ -27,6 +27,28 @@ def test_sentences_split_at_full_stops_and_line_breaks_keeping_decimals_and_head
         "A carga deve subir aos poucos, de 2 a 5 por cento."]
 
 
+def test_lines_a_pdf_wrapped_inside_sentences_are_joined_and_list_items_and_table_rows_kept_apart():
+    page = ("Esportes e suas categorias\n"
+            "• Rede: reúne modalidades que se caracterizam por arremessar ou rebater a bola\n"
+            "em direção à quadra adversária. Alguns exemplos de esportes de\n"
+            "rede são voleibol, vôlei de praia e tênis de campo.\n"
+            "• Campo e taco: reúne modalidades de rebater a bola (beisebol, críquete).\n"
+            "Treino A\n"
+            "Exercício | Séries | Repetições | Descanso (s) | Observações\n"
+            "Agachamento livre | 3 | 8-10 | 90 | Coxa paralela ao chão\n"
+            "Supino reto com barra | 3 | 8-10 | 90 | Escápulas retraídas")
+
+    assert split_sentences(page) == [
+        "Esportes e suas categorias: • Rede: reúne modalidades que se caracterizam por arremessar ou rebater a bola "
+        "em direção à quadra adversária.",
+        "Alguns exemplos de esportes de rede são voleibol, vôlei de praia e tênis de campo.",
+        "• Campo e taco: reúne modalidades de rebater a bola (beisebol, críquete).",
+        "Treino A: Exercício | Séries | Repetições | Descanso (s) | Observações",
+        "Agachamento livre | 3 | 8-10 | 90 | Coxa paralela ao chão",
+        "Supino reto com barra | 3 | 8-10 | 90 | Escápulas retraídas",
+    ]
+
+
 def test_a_sentence_never_opens_on_the_stop_of_the_one_before_it():
     # Chunks indexed before the splitter kept stops at the end open on ". "; what a student reads must not.
     assert split_sentences(". Durma de 7 a 9 horas por noite. Coma 1,6 g de proteína por quilo.") == [
@@ -54,6 +76,35 @@ def test_a_number_absent_from_the_cited_passages_is_unsupported():
     assert unsupported_numbers("Faça de 6 a 12 séries por semana [1].", [HYPERTROPHY.text]) == set()
     assert unsupported_numbers("Faça de 6 a 15 séries por semana [1].", [HYPERTROPHY.text]) == {"15"}
     assert unsupported_numbers("Coma 1.6 g ou 1,6 g [1].", ["1,6 gramas por quilo"]) == set()
+
+
+def test_a_number_the_passage_writes_in_words_supports_the_same_digits_only():
+    units = "A BNCC organiza o componente em seis unidades temáticas e vinte e cinco habilidades."
+    assert unsupported_numbers("6 unidades e 25 habilidades [1].", [units]) == set()
+    assert unsupported_numbers("8 unidades e 20 habilidades [1].", [units]) == {"8", "20"}
+    assert unsupported_numbers("Uma unidade [1].", [units]) == set()  # an article: words in answers are not checked
+
+
+def test_an_answer_shows_a_number_in_the_words_of_the_passage_it_cites():
+    units = Passage("u", "A BNCC organiza o componente em seis unidades temáticas, de 10 a 12 aulas cada.", {}, 1.0)
+
+    answer = grounded_answer("6 unidades temáticas, com 10 a 12 aulas [1].", "Quantas unidades temáticas?", [units])
+
+    assert answer == "Seis unidades temáticas, com 10 a 12 aulas [1]."  # 10 and 12 are digits there: kept
+    assert grounded_answer("São 6 [1].", "Quantas unidades?", [units]) == "São seis [1]."
+
+
+def test_an_answer_that_only_restates_the_question_becomes_the_supporting_sentence():
+    passages = [HYPERTROPHY, SLEEP]
+
+    for written in ("As séries por semana para hipertrofia.",
+                    "Para hipertrofia, há diversos tipos de séries por semana [1]."):
+        answer = grounded_answer(written, QUESTION, passages)
+        assert "O volume semanal indicado fica entre 10 e 20 séries por grupo muscular" in answer
+    # A number, or a term the question lacks, is an answer.
+    assert grounded_answer("Entre 10 e 20 séries [1].", QUESTION, passages) == "Entre 10 e 20 séries [1]."
+    assert grounded_answer("Séries por semana: volume semanal [1].", QUESTION, passages) == (
+        "Séries por semana: volume semanal [1].")
 
 
 def test_an_answer_with_an_unsupported_number_becomes_the_supporting_sentence():
