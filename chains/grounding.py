@@ -24,8 +24,8 @@ TEENS = {"dez": 10, "onze": 11, "doze": 12, "treze": 13, "catorze": 14, "quatorz
          "dezesseis": 16, "dezessete": 17, "dezoito": 18, "dezenove": 19, "cem": 100}
 TENS = {"vinte": 20, "trinta": 30, "quarenta": 40, "cinquenta": 50, "sessenta": 60, "setenta": 70, "oitenta": 80,
         "noventa": 90}
-NUMBER_WORD = re.compile(rf"\b(?:({'|'.join(TENS)})(?:\s+e\s+(um|uma|{'|'.join(UNITS)}))?|({'|'.join([*UNITS, *TEENS])}))\b",
-                         re.IGNORECASE)
+NUMBER_WORD = re.compile(
+    rf"\b(?:({'|'.join(TENS)})(?:\s+e\s+(um|uma|{'|'.join(UNITS)}))?|({'|'.join([*UNITS, *TEENS])}))\b", re.IGNORECASE)
 # A line at least this long (characters) that ends without a stop was wrapped by the layout, whatever the next one
 # starts with; a shorter one followed by a capital is a heading or a cell.
 WRAPPED_LINE = 50
