@@ -33,6 +33,7 @@ LIST_MARKS = "•▪◦‣●○■□-–—*"
 SHORTEST_SENTENCE = 25  # characters; a shorter piece (a heading, "Fig. 2") joins the next one
 # Words that announce an answer without giving it.
 ANNOUNCING = "vários várias diversos diversas muitos muitas maneiras formas modos tipos seguintes"
+NEGATION = re.compile(r"\b(?:não|nunca|nem|jamais)\b", re.IGNORECASE)
 # A sentence of the first passage outweighs an equal one of a later passage by this share (ranks are evidence).
 RANK_PRIOR = 0.15
 
@@ -187,7 +188,8 @@ def restates_question(answer: str, question: str) -> bool:
     without giving one."""
     answer = CITATION.sub(" ", answer)
     terms = tokenize([answer, question, ANNOUNCING])
-    return set(terms[0]) <= set(terms[1]) | set(terms[2]) and _numbers(answer) <= _numbers(question)
+    return (set(terms[0]) <= set(terms[1]) | set(terms[2]) and _numbers(answer) <= _numbers(question)
+            and bool(NEGATION.search(answer)) <= bool(NEGATION.search(question)))  # "não" is a stop word
 
 
 def cited_evidence(answer: str, question: str, passages: Sequence[Passage]) -> list[str]:

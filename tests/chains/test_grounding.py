@@ -105,6 +105,8 @@ def test_an_answer_that_only_restates_the_question_becomes_the_supporting_senten
     assert grounded_answer("Entre 10 e 20 séries [1].", QUESTION, passages) == "Entre 10 e 20 séries [1]."
     assert grounded_answer("Séries por semana: volume semanal [1].", QUESTION, passages) == (
         "Séries por semana: volume semanal [1].")
+    assert grounded_answer("Não, não são séries por semana para hipertrofia [1].", QUESTION, passages) == (
+        "Não, não são séries por semana para hipertrofia [1].")  # a "no" is an answer, though "não" is a stop word
 
 
 def test_an_answer_with_an_unsupported_number_becomes_the_supporting_sentence():
