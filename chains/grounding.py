@@ -24,6 +24,7 @@ TEENS = {"dez": 10, "onze": 11, "doze": 12, "treze": 13, "catorze": 14, "quatorz
          "dezesseis": 16, "dezessete": 17, "dezoito": 18, "dezenove": 19, "cem": 100}
 TENS = {"vinte": 20, "trinta": 30, "quarenta": 40, "cinquenta": 50, "sessenta": 60, "setenta": 70, "oitenta": 80,
         "noventa": 90}
+NUMBER_VALUES = {**UNITS, **TEENS, **TENS, "um": 1, "uma": 1}  # "um"/"uma" only after a ten: "vinte e um"
 NUMBER_WORD = re.compile(
     rf"\b(?:({'|'.join(TENS)})(?:\s+e\s+(um|uma|{'|'.join(UNITS)}))?|({'|'.join([*UNITS, *TEENS])}))\b", re.IGNORECASE)
 # A line at least this long (characters) that ends without a stop was wrapped by the layout, whatever the next one
@@ -142,28 +143,23 @@ def _numbers(text: str) -> set[str]:
 
 def _written_numbers(text: str) -> dict[str, str]:
     """The numbers a text writes out in words ("oito", "vinte e cinco"): their digits → the words as written."""
-    values = {**UNITS, **TEENS, "um": 1, "uma": 1}
-    written = {}
-    for match in NUMBER_WORD.finditer(text):
-        tens, unit, single = (group.lower() if group else group for group in match.groups())
-        written[str(TENS[tens] + values.get(unit, 0) if tens else values[single])] = match.group(0).lower()
-    return written
+    return {str(sum(NUMBER_VALUES[word.lower()] for word in match.groups() if word)): match.group(0).lower()
+            for match in NUMBER_WORD.finditer(text)}
 
 
 def in_passage_words(answer: str, evidence: Sequence[str]) -> str:
     """The answer with a number the evidence writes only in words written as it does ("6 unidades" → "seis
-    unidades" when the passage says so): the student reads the material's words."""
+    unidades" when the passage says so): the student reads the material's words. Citation marks are left alone."""
     digits = set().union(*(_numbers(text) for text in evidence))
     words = {digit: word for text in evidence for digit, word in _written_numbers(text).items()}
 
     def worded(match: re.Match) -> str:
         digit = re.sub(r"[.,]", "", match.group(0))
-        if digit in digits or digit not in words:
+        if match.group(0).startswith("[") or digit in digits or digit not in words:
             return match.group(0)
         return words[digit].capitalize() if match.start() == 0 else words[digit]
 
-    return re.sub(rf"{CITATION.pattern}|{NUMBER.pattern}",
-                  lambda match: match.group(0) if match.group(0).startswith("[") else worded(match), answer)
+    return re.sub(rf"{CITATION.pattern}|{NUMBER.pattern}", worded, answer)
 
 
 def unsupported_numbers(answer: str, evidence: Sequence[str]) -> set[str]:
