@@ -5,8 +5,8 @@ transcribes it with the bundled Whisper model."""
 
 from __future__ import annotations
 
+import argparse
 import subprocess
-import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,4 +186,8 @@ def main(target: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "examples" / "materials")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("target", nargs="?", type=Path,
+                        default=Path(__file__).resolve().parent.parent / "examples" / "materials",
+                        help="folder to write into (default: examples/materials/)")
+    main(parser.parse_args().target)
