@@ -129,8 +129,8 @@ def extractive_records(services, rows: list[dict], gate: float) -> list[dict]:
     gold answer: what a perfect choice of one sentence would score (Pirá's answers are free-form, often shorter than
     any sentence)."""
     from chains.answer import extractive_answer
-    from chains.grounding import split_sentences
     from chains.prompts import NOT_COVERED
+    from knowledge.sentences import split_sentences
 
     records = []
     for row in rows:

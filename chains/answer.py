@@ -21,7 +21,6 @@ from chains.grounding import (
     number_source,
     restates_question,
     same_words,
-    split_sentences,
     unsupported_numbers,
     unsupported_share,
     valid_citations,
@@ -29,6 +28,7 @@ from chains.grounding import (
 from chains.prompts import ANSWER_EXAMPLE, EXTRACTIVE_HEADER
 from chains.sources import format_context
 from knowledge.retrieval import Passage
+from knowledge.sentences import split_sentences
 
 # Turns of the conversation the model sees besides the current question.
 HISTORY_TURNS = 6

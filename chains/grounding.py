@@ -11,10 +11,8 @@ from dataclasses import dataclass
 
 from knowledge.lexical import tokenize
 from knowledge.retrieval import Passage
+from knowledge.sentences import split_sentences
 
-# Within a line, a sentence ends at . ! ? … before a capital, a digit or an opening quote.
-SENTENCE_STOP = re.compile(r"(?<=[.!?…])\s+(?=[\"“'(\[A-ZÁÉÍÓÚÂÊÔÃÕÇ0-9])")
-TABLE_CELL = " | "
 CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # Numbers a passage may write out in words ("seis unidades"): what an answer's digits may rest on. "Um"/"uma" are
@@ -27,11 +25,6 @@ TENS = {"vinte": 20, "trinta": 30, "quarenta": 40, "cinquenta": 50, "sessenta": 
 NUMBER_VALUES = {**UNITS, **TEENS, **TENS, "um": 1, "uma": 1}  # "um"/"uma" only after a ten: "vinte e um"
 NUMBER_WORD = re.compile(
     rf"\b(?:({'|'.join(TENS)})(?:\s+e\s+(um|uma|{'|'.join(UNITS)}))?|({'|'.join([*UNITS, *TEENS])}))\b", re.IGNORECASE)
-# A line at least this long (characters) that ends without a stop was wrapped by the layout, whatever the next one
-# starts with; a shorter one followed by a capital is a heading or a cell.
-WRAPPED_LINE = 50
-LIST_MARKS = "•▪◦‣●○■□-–—*"
-SHORTEST_SENTENCE = 25  # characters; a shorter piece (a heading, "Fig. 2") joins the next one
 # Words that announce an answer without giving it.
 ANNOUNCING = "vários várias diversos diversas muitos muitas maneiras formas modos tipos seguintes"
 NEGATION = re.compile(r"\b(?:não|nunca|nem|jamais)\b", re.IGNORECASE)
@@ -44,47 +37,6 @@ class Sentence:
     text: str
     passage: int  # 1-based number of its passage, as cited
     score: float
-
-
-def unwrapped(text: str) -> str:
-    """The text with the line breaks a layout put inside sentences (a PDF wraps every line) turned into spaces: a
-    line continues the previous one unless that one ends a sentence, or it opens a list item, or it starts with a
-    capital after a short line (a heading, a table cell); table rows keep their lines."""
-    lines: list[str] = []
-    for line in (line.strip() for line in text.split("\n")):
-        previous = lines[-1] if lines else ""
-        if (previous and line and previous[-1] not in ".!?…:;" and line[0] not in LIST_MARKS
-                and TABLE_CELL not in previous + line and (line[0].islower() or len(previous) >= WRAPPED_LINE)):
-            lines[-1] = f"{previous} {line}"
-        else:
-            lines.append(line)
-    return "\n".join(lines)
-
-
-def split_sentences(text: str) -> list[str]:
-    """The sentences of a passage: its lines (once unwrapped) cut at their stops. A line ending without a stop (a
-    heading: "Sono") introduces the sentence after it ("Sono: Durma…"); a table row (cells joined by " | ", as the
-    loaders write them) is a sentence of its own; a piece shorter than SHORTEST_SENTENCE joins the next."""
-    sentences: list[str] = []
-    carry = ""
-    for line in unwrapped(text).split("\n"):
-        line = " ".join(line.split()).lstrip(".,;: ")  # a chunk may open on the previous sentence's stop
-        row = TABLE_CELL in line
-        pieces = [line] if row else SENTENCE_STOP.split(line) if line else []
-        for index, piece in enumerate(pieces):
-            opens = piece[:1].isupper() or piece[:1] in LIST_MARKS
-            joint = ": " if carry and carry[-1] not in ".!?…:;,)" and opens else " "
-            carry = f"{carry}{joint}{piece}".strip()
-            heading = not row and index == len(pieces) - 1 and carry[-1] not in ".!?…"
-            if len(carry) >= SHORTEST_SENTENCE and not heading:
-                sentences.append(carry)
-                carry = ""
-    if carry:
-        if sentences:
-            sentences[-1] = f"{sentences[-1]} {carry}"
-        else:
-            sentences.append(carry)
-    return sentences
 
 
 def ranked_sentences(question: str, passages: Sequence[Passage]) -> list[Sentence]:

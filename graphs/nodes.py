@@ -61,9 +61,11 @@ async def standalone_question(question: str, history: Sequence[AnyMessage], conf
 async def search(question: str, material_ids: list[str] | None, configuration: BaseConfiguration) -> list[dict]:
     """The sources of an answer (embedding and search run off the event loop); none when nothing is relevant."""
     retriever = get_services().retriever
+    arguments = (question, configuration.k, material_ids or None, configuration.retrieval_mode)
     with STAGE_SECONDS.labels("search").time():
-        passages, evidence = await asyncio.to_thread(retriever.search_with_evidence, question, configuration.k,
-                                                     material_ids or None, configuration.retrieval_mode)
+        if configuration.min_relevance <= 0:  # no gate: the evidence is not worth its sentences' embedding
+            return source_list(await asyncio.to_thread(retriever.search, *arguments))
+        passages, evidence = await asyncio.to_thread(retriever.search_with_evidence, *arguments)
     return source_list(relevant(passages, evidence, configuration.min_relevance))
 
 

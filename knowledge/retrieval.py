@@ -4,11 +4,13 @@ each passage's score stands above the rest of its own ranking; and the evidence 
 from __future__ import annotations
 
 import statistics
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from cachetools import LRUCache
 from langchain_core.embeddings import Embeddings
 
 from core.settings import RetrievalMode
@@ -16,12 +18,20 @@ from knowledge.catalog import Catalog
 from knowledge.lexical import LexicalIndex
 from knowledge.metrics import STAGE_SECONDS
 from knowledge.relevance import UNRELATED_TEXTS
+from knowledge.sentences import split_sentences
 from knowledge.vectorstore import StoredChunk, VectorIndex
 
 # Each ranker proposes this many candidates (k when larger): enough to measure its scores' spread for a question.
 CANDIDATES = 50
 # How much the share of the question's (idf-weighted) terms found by BM25 adds to the dense margin of relevance.
-LEXICAL_WEIGHT = 0.11
+LEXICAL_WEIGHT = 0.1
+# Relevance is judged on the sentences of this many best passages (whatever k is): a question the materials answer
+# is close to one sentence, one they merely touch is close to a passage's subject only.
+JUDGED_PASSAGES = 3
+# The share of the best sentence's similarity in the dense evidence; the best passage's makes up the rest.
+SENTENCE_SHARE = 0.75
+# Sentence vectors kept in memory (about 1.5 KB each): the passages students ask about most are not embedded again.
+SENTENCE_CACHE = 20_000
 
 
 def standardized(scores: Sequence[float], unlisted: int = 0) -> tuple[list[float], float]:
@@ -43,7 +53,6 @@ class Passage:
     text: str
     metadata: dict
     score: float
-    similarity: float | None = None  # dense cosine similarity when known, used to judge relevance
 
     @property
     def material_id(self) -> str:
@@ -72,12 +81,14 @@ class Evidence:
     """How strongly the materials bear on a question, in numbers that mean the same on any corpus."""
 
     similarity: float  # the best dense similarity of a candidate passage
+    sentence_similarity: float  # the best dense similarity of a sentence of the best passages
     unrelated_similarity: float  # the question's mean similarity to texts about unrelated subjects
     lexical_coverage: float  # best BM25 score over the score of a chunk holding every term of the question
 
     @property
     def relevance(self) -> float:
-        return self.similarity - self.unrelated_similarity + LEXICAL_WEIGHT * self.lexical_coverage
+        dense = SENTENCE_SHARE * self.sentence_similarity + (1 - SENTENCE_SHARE) * self.similarity
+        return dense - self.unrelated_similarity + LEXICAL_WEIGHT * self.lexical_coverage
 
 
 class Retriever:
@@ -86,6 +97,8 @@ class Retriever:
         self.lexical = lexical
         self.catalog = catalog
         self.embeddings = embeddings
+        self._sentence_vectors: LRUCache[str, np.ndarray] = LRUCache(SENTENCE_CACHE)
+        self._sentence_lock = threading.Lock()
 
     @cached_property
     def _unrelated(self) -> np.ndarray:
@@ -99,31 +112,56 @@ class Retriever:
 
     def search(self, question: str, k: int, material_ids: Sequence[str] | None = None,
                mode: RetrievalMode = "hybrid") -> list[Passage]:
-        return self.search_with_evidence(question, k, material_ids, mode)[0]
+        return self._ranked(question, k, material_ids, mode)[0]
 
     def search_with_evidence(self, question: str, k: int, material_ids: Sequence[str] | None = None,
                              mode: RetrievalMode = "hybrid") -> tuple[list[Passage], Evidence]:
         """The `k` best passages and the evidence that they can answer (both rankers are consulted in any mode)."""
+        ranked, vector, similarity, lexical_coverage = self._ranked(question, max(k, JUDGED_PASSAGES), material_ids,
+                                                                    mode)
+        sentences = [sentence for passage in ranked[:JUDGED_PASSAGES] for sentence in split_sentences(passage.text)]
+        question_vector = np.array(vector)
+        similarities = self._embedded_sentences(sentences) @ question_vector if sentences else np.zeros(0)
+        evidence = Evidence(
+            similarity=similarity,
+            sentence_similarity=float(similarities.max(initial=0.0)),
+            unrelated_similarity=float(np.mean(self._unrelated @ question_vector)),
+            lexical_coverage=lexical_coverage,
+        )
+        return ranked[:k], evidence
+
+    def _ranked(self, question: str, k: int, material_ids: Sequence[str] | None,
+                mode: RetrievalMode) -> tuple[list[Passage], list[float], float, float]:
+        """The `k` best passages, the question's vector, its best dense similarity and its lexical coverage (see
+        `Evidence`)."""
         with STAGE_SECONDS.labels("embed").time():
             vector = self.embeddings.embed_query(question)
         candidates = max(k, CANDIDATES)
         dense = self.dense(vector, candidates, material_ids)
         lexical = self.lexical.search(question, candidates, material_ids)
         ideal = self.lexical.ideal_score(question)
-        evidence = Evidence(
-            similarity=max((chunk.score for chunk in dense), default=0.0),
-            unrelated_similarity=float(np.mean(self._unrelated @ np.array(vector))),
-            lexical_coverage=lexical[0].score / ideal if lexical and ideal else 0.0,
-        )
-        similarity = {chunk.id: chunk.score for chunk in dense}
         if mode == "dense":
             ranked = [(chunk, chunk.score) for chunk in dense]
         elif mode == "bm25":
             ranked = [(chunk, chunk.score) for chunk in lexical]
         else:
             ranked = fused(dense, lexical, candidates)
-        return [Passage(chunk.id, chunk.text, chunk.metadata, score, similarity.get(chunk.id))
-                for chunk, score in ranked[:k]], evidence
+        passages = [Passage(chunk.id, chunk.text, chunk.metadata, score) for chunk, score in ranked[:k]]
+        return (passages, vector, max((chunk.score for chunk in dense), default=0.0),
+                lexical[0].score / ideal if lexical and ideal else 0.0)
+
+    def _embedded_sentences(self, sentences: list[str]) -> np.ndarray:
+        """The sentences' vectors, from the cache where it has them."""
+        with self._sentence_lock:
+            known = {sentence: self._sentence_vectors.get(sentence) for sentence in sentences}
+        missing = [sentence for sentence, vector in known.items() if vector is None]
+        if missing:
+            with STAGE_SECONDS.labels("embed").time():
+                vectors = self.embeddings.embed_documents(missing)
+            with self._sentence_lock:
+                for sentence, vector in zip(missing, vectors, strict=True):
+                    known[sentence] = self._sentence_vectors[sentence] = np.array(vector, dtype=np.float32)
+        return np.array([known[sentence] for sentence in sentences])
 
 
 def fused(dense: list[StoredChunk], lexical: list[StoredChunk], candidates: int) -> list[tuple[StoredChunk, float]]:

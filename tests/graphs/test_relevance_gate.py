@@ -55,3 +55,27 @@ def test_a_question_the_materials_do_not_cover_is_refused(indexed, question):
 
     assert relevant(passages, evidence, indexed.settings.min_relevance) == []
     assert relevant(passages, evidence, 0) == passages != []  # MIN_RELEVANCE=0 turns the gate off
+
+
+def test_relevance_is_judged_on_the_same_passages_whatever_k(indexed):
+    question = IN_SCOPE[1]
+
+    one, judged_with_one = indexed.retriever.search_with_evidence(question, 1)
+    four, judged_with_four = indexed.retriever.search_with_evidence(question, 4)
+
+    assert len(one) == 1 and one == four[:1]
+    assert judged_with_one == judged_with_four
+
+
+def test_the_sentences_of_passages_already_judged_are_not_embedded_again(indexed, embeddings):
+    from knowledge.retrieval import Retriever
+    from tests.conftest import CountingEmbeddings
+
+    counting = CountingEmbeddings(embeddings)
+    retriever = Retriever(indexed.index, indexed.lexical, indexed.catalog, counting)
+    retriever.search_with_evidence(IN_SCOPE[0], 4)  # also embeds the unrelated texts, once
+    first = counting.documents_embedded
+    _, evidence = retriever.search_with_evidence(IN_SCOPE[0], 4)
+
+    assert first > 0 and counting.documents_embedded == first
+    assert evidence == indexed.retriever.search_with_evidence(IN_SCOPE[0], 4)[1]
