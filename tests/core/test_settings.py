@@ -29,6 +29,16 @@ def test_env_example_documents_every_setting():
     assert [name.upper() for name in Settings.model_fields if name.upper() not in documented] == []
 
 
+def test_env_example_shows_every_default_it_sets(monkeypatch):
+    # "every setting, with its default": a copied env.example must behave as no settings at all.
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    example, default = Settings(_env_file=REPO / "env.example"), Settings(_env_file=None)
+
+    assert {name: getattr(example, name) for name in Settings.model_fields
+            if getattr(example, name) != getattr(default, name)} == {}
+
+
 def test_auto_providers_prefer_openai_then_gemini_then_local(monkeypatch):
     from core.embeddings import resolve_embeddings_provider
     from core.llm import resolve_llm_provider
