@@ -111,8 +111,8 @@ class Settings(BaseSettings):
     # Calibrated with bench/answer_eval.py: Pirá's answerable questions against off-topic ones (bench/questions/).
     min_relevance: float = Field(
         0.064, description="relevance under which the materials do not cover a question: the e5 similarity of the "
-        "best sentence of the 3 best passages (0.75) and of the best passage (0.25), minus the question's similarity to "
-        "unrelated text, plus 0.1 × the share of its terms BM25 matches; 0 turns the gate off"
+        "best sentence of the 3 best passages (0.75) and of the best passage (0.25), minus the question's similarity "
+        "to unrelated text, plus 0.1 × the share of its terms BM25 matches; 0 turns the gate off"
     )
 
     # Redis: graph checkpoints, query cache, job queue and sessions switch to it when REDIS_URL is set.
