@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 
 STAGE_SECONDS = Histogram(
     "dnaforca_rag_stage_duration_seconds",
-    "Time of one step of a question: embed (the question's vector), search (the whole retrieval, embedding "
-    "included), rewrite (a follow-up made standalone), generate (the answer)",
+    "Time of one step of a question: embed (the question's vector), judge (the relevance gate's sentence vectors), "
+    "search (the whole retrieval, both included), rewrite (a follow-up made standalone), generate (the answer)",
     ["stage"], buckets=LATENCY_BUCKETS)
 TIME_TO_FIRST_TOKEN = Histogram(
     "dnaforca_rag_time_to_first_token_seconds",
@@ -39,7 +39,7 @@ JOB_FILES = Counter("dnaforca_job_files", "Files an ingestion job handled, by th
 BACKUPS = Counter("dnaforca_backups", "Scheduled backups, by outcome", ["outcome"])
 
 # Label values known in advance are exported at zero from the start, so that rates and alerts have a series.
-for _stage in ("embed", "search", "rewrite", "generate"):
+for _stage in ("embed", "judge", "search", "rewrite", "generate"):
     STAGE_SECONDS.labels(_stage)
 for _outcome in ("model", "extractive", "not_covered"):
     ANSWERS.labels(_outcome)

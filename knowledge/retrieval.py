@@ -121,7 +121,8 @@ class Retriever:
                                                                     mode)
         sentences = [sentence for passage in ranked[:JUDGED_PASSAGES] for sentence in split_sentences(passage.text)]
         question_vector = np.array(vector)
-        similarities = self._embedded_sentences(sentences) @ question_vector if sentences else np.zeros(0)
+        with STAGE_SECONDS.labels("judge").time():
+            similarities = self._embedded_sentences(sentences) @ question_vector if sentences else np.zeros(0)
         evidence = Evidence(
             similarity=similarity,
             sentence_similarity=float(similarities.max(initial=0.0)),
@@ -156,8 +157,7 @@ class Retriever:
             known = {sentence: self._sentence_vectors.get(sentence) for sentence in sentences}
         missing = [sentence for sentence, vector in known.items() if vector is None]
         if missing:
-            with STAGE_SECONDS.labels("embed").time():
-                vectors = self.embeddings.embed_documents(missing)
+            vectors = self.embeddings.embed_documents(missing)
             with self._sentence_lock:
                 for sentence, vector in zip(missing, vectors, strict=True):
                     known[sentence] = self._sentence_vectors[sentence] = np.array(vector, dtype=np.float32)

@@ -64,14 +64,14 @@ def test_a_question_records_its_stages_the_cache_and_the_index(app):
     def stage_count(stage):
         return sample("dnaforca_rag_stage_duration_seconds_count", stage=stage)
 
-    before = {stage: stage_count(stage) for stage in ("embed", "search")}
+    before = {stage: stage_count(stage) for stage in ("embed", "judge", "search")}
     hits, misses = sample("dnaforca_query_cache_lookups_total", result="hit"), sample(
         "dnaforca_query_cache_lookups_total", result="miss")
     extractive = sample("dnaforca_rag_answers_total", outcome="extractive")
     for _ in range(2):
         assert app.post("/query", json={"question": "Quantas séries por semana para hipertrofia?"}).status_code == 200
     body = app.get("/metrics").text
-    assert {stage: stage_count(stage) - before[stage] for stage in before} == {"embed": 1, "search": 1}
+    assert {stage: stage_count(stage) - before[stage] for stage in before} == {"embed": 1, "judge": 1, "search": 1}
     assert sample("dnaforca_query_cache_lookups_total", result="miss") == misses + 1
     assert sample("dnaforca_query_cache_lookups_total", result="hit") == hits + 1
     assert sample("dnaforca_rag_answers_total", outcome="extractive") == extractive + 1
