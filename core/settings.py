@@ -140,8 +140,8 @@ class Settings(BaseSettings):
     worker_metrics_host: str = Field("127.0.0.1", description="where a `dnaforca worker` serves /metrics")
     worker_metrics_port: int = Field(9101, ge=0, le=65535, description="0: a worker serves no /metrics")
     backup_schedule: str = Field(
-        "0 3 * * *", description="when the job queue writes a backup (cron: minute hour day month weekday, the "
-        "worker's local time); `off` turns scheduled backups off")
+        "0 3 * * *", description="when the job queue writes a backup (cron: minute hour day month weekday, in "
+        "UTC as Huey reads it); `off` turns scheduled backups off")
     backup_keep: int = Field(7, ge=1, description="scheduled backups kept in BACKUP_DIR (the oldest go first)")
     backup_dir: Path | None = Field(None, description="where scheduled backups are written; unset: DATA_DIR/backups")
 

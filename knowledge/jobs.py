@@ -28,7 +28,7 @@ from core.settings import Settings
 from knowledge.catalog import Job
 from knowledge.ingest import Progress, result_dicts
 from knowledge.metrics import BACKUPS, JOBS, record_job
-from knowledge.scheduled_backups import take_backup
+from knowledge.scheduled_backups import schedule_test, take_backup
 from knowledge.services import get_services
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,8 @@ class JobQueue:
         self.huey = make_huey(settings, "jobs", settings.queue_path)
         self._task = self.huey.task(name="ingest")(self.run)
         self.huey.periodic_task(crontab(minute="*"), name="requeue_stalled")(self.requeue_stalled)
-        if settings.backup_schedule.lower() not in ("off", ""):
-            minute, hour, day, month, weekday = settings.backup_schedule.split(" ")
-            self.huey.periodic_task(crontab(minute, hour, day, month, weekday), name="scheduled_backup")(
-                self.scheduled_backup)
+        if (backup_minutes := schedule_test(settings.backup_schedule)) is not None:
+            self.huey.periodic_task(backup_minutes, name="scheduled_backup")(self.scheduled_backup)
         self._inline: InlineConsumer | None = None
 
     @property

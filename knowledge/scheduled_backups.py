@@ -4,7 +4,8 @@ GET /backup into BACKUP_DIR and keeps the newest BACKUP_KEEP.
 Every worker runs the queue's periodic tasks, so at the scheduled minute each may try: the first takes a file
 lock in BACKUP_DIR and writes, the others find the lock held or an archive of this minute and skip. An archive
 appears under its final name only once complete (written beside it, then renamed), so whatever is there can be
-restored, and the newest one's time is the last success (knowledge/metrics.py reads it at scrape time).
+restored, and the newest one's time is the last success (knowledge/metrics.py reads it at scrape time). `due` says
+when the newest backup should have been taken, so that an alert follows the schedule, whatever it is.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from filelock import FileLock, Timeout
+from huey import crontab
 
 from knowledge.backup import write_backup
 from knowledge.services import Services
@@ -24,6 +27,8 @@ from knowledge.services import Services
 log = logging.getLogger(__name__)
 PREFIX, SUFFIX = "dnaforca-rag-", ".tar.gz"
 STAMP = "%Y%m%dT%H%M%SZ"
+# A backup not written this long after its scheduled minute was missed.
+GRACE = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -81,3 +86,32 @@ def prune(folder: Path, keep: int) -> list[Path]:
     for path in removed:
         path.unlink(missing_ok=True)
     return removed
+
+
+def schedule_test(schedule: str) -> Callable[[datetime], bool] | None:
+    """BACKUP_SCHEDULE as the job queue reads it: huey's crontab, matched against UTC times; None when off."""
+    if schedule.lower() in ("off", ""):
+        return None
+    minute, hour, day, month, weekday = schedule.split(" ")
+    return crontab(minute, hour, day, month, weekday)
+
+
+def due(schedule: str, now: float, since: float) -> float | None:
+    """When the newest backup should have been taken by `now`: the schedule's latest minute at least GRACE before
+    `now` and not before `since` (when the server started: earlier minutes may have had no worker); 0 when there is
+    none, None when backups are off."""
+    matches = schedule_test(schedule)
+    if matches is None:
+        return None
+    minute, hour, day, month, weekday = schedule.split(" ")
+    matches_day = crontab("*", "*", day, month, weekday)
+    start = datetime.fromtimestamp(since, UTC).replace(tzinfo=None)
+    moment = (datetime.fromtimestamp(now, UTC) - GRACE).replace(tzinfo=None, second=0, microsecond=0)
+    while moment >= start:  # day by day, then minute by minute within a day the schedule names
+        if not matches_day(moment):
+            moment = moment.replace(hour=0, minute=0) - timedelta(minutes=1)
+            continue
+        if matches(moment):
+            return moment.replace(tzinfo=UTC).timestamp()
+        moment -= timedelta(minutes=1)
+    return 0.0

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import tarfile
 import time
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import REGISTRY
 
-from knowledge.scheduled_backups import archives, newest, take_backup
+from knowledge.scheduled_backups import archives, due, newest, take_backup
 
 NOON = 1_800_000_000 - 1_800_000_000 % 86400 + 12 * 3600  # a whole minute, in UTC
 
@@ -70,6 +71,28 @@ def test_the_schedule_is_a_periodic_task_unless_off(settings, monkeypatch):
 
     assert "scheduled_backup" in periodic("15 2 * * 0")
     assert "scheduled_backup" not in periodic("off")
+
+
+def utc(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+@pytest.mark.parametrize(("schedule", "now", "expected"), [
+    ("0 3 * * *", "2026-11-27 10:00:30", "2026-11-27 03:00"),  # daily: today's
+    ("0 3 * * *", "2026-11-27 03:40", "2026-11-26 03:00"),  # today's may still be running: yesterday's
+    ("15 2 * * 0", "2026-11-27 10:00", "2026-11-22 02:15"),  # weekly, on Sundays
+    ("0 0 1 * *", "2026-11-27 10:00", "2026-11-01 00:00"),  # monthly
+    ("*/30 8-18 * * 1-5", "2026-11-28 12:00", "2026-11-27 18:30"),  # office hours: Saturday looks back to Friday
+    ("* * * * *", "2026-11-27 10:00:59", "2026-11-27 09:00"),  # every minute: an hour's grace all the same
+])
+def test_a_backup_is_due_at_the_schedules_latest_minute_an_hour_ago(schedule, now, expected):
+    assert due(schedule, utc(now), since=utc("2026-10-01 00:00")) == utc(expected)
+
+
+def test_nothing_is_due_before_the_server_started_nor_when_backups_are_off():
+    assert due("0 3 * * *", utc("2026-11-27 10:00"), since=utc("2026-11-27 03:01")) == 0.0
+    assert due("0 0 1 1 *", utc("2026-11-27 10:00"), since=utc("2026-01-01 00:01")) == 0.0  # 330 days read
+    assert due("off", utc("2026-11-27 10:00"), since=0) is None
 
 
 def test_a_schedule_that_is_not_cron_is_refused(monkeypatch):

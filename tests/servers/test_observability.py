@@ -78,6 +78,7 @@ def test_a_question_records_its_stages_the_cache_and_the_index(app):
     assert "dnaforca_index_chunks 11.0" in body
     assert 'dnaforca_index_materials{state="indexed"} 5.0' in body
     assert "dnaforca_job_queue_depth 0.0" in body
+    assert "dnaforca_backup_due_timestamp_seconds 0.0" in body  # none due since the server started
 
 
 def test_metrics_pass_promtool(app):
