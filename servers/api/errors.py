@@ -13,11 +13,13 @@ from sqlalchemy.exc import OperationalError
 
 from core.kv import StoreUnavailable
 from servers.api.accounts import AccountExists
-from servers.api.rag_client import RagError, RagUnavailable
+from servers.api.rag_client import REFUSED, RagError, RagUnavailable
 
 log = logging.getLogger(__name__)
 
 RAG_UNAVAILABLE = "The assistant is unavailable right now: the RAG server is unreachable; try again shortly"
+RAG_REFUSED = ("The assistant is unavailable: the RAG server refused the API server's credentials (a deployment "
+               "error, logged for the staff)")
 
 
 def error_id() -> str:
@@ -26,7 +28,12 @@ def error_id() -> str:
 
 def rag_failure(error: RagError | RagUnavailable) -> tuple[int, str]:
     """The status and detail a caller gets for a RAG server failure. Its client errors (unknown material, bad
-    file) are the caller's and pass on; its own failures are logged and told without their text."""
+    file) are the caller's and pass on, except a refused service token (a 401 would end the caller's session); its
+    own failures are logged and told without their text."""
+    if isinstance(error, RagError) and error.status_code in REFUSED:
+        log.error("The RAG server refused this server's credentials (status %s: %s): RAG_SERVICE_TOKEN must be the "
+                  "RAG server's service token", error.status_code, error.detail)
+        return 502, RAG_REFUSED
     if isinstance(error, RagError) and error.status_code < 500:
         return error.status_code, error.detail
     if isinstance(error, RagUnavailable):

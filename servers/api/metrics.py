@@ -13,13 +13,13 @@ RATE_LIMITED = Counter("dnaforca_api_rate_limited", "Requests refused with 429, 
 OPEN_STREAMS = Gauge("dnaforca_api_sse_streams_open", "Answers being streamed to clients (Server-Sent Events)",
                      multiprocess_mode="livesum")
 RAG_CLIENT_ERRORS = Counter("dnaforca_api_rag_client_errors", "Calls to the RAG server that failed, by kind: "
-                            "unreachable, timeout, incomplete (the answer stopped), client_error (4xx), "
-                            "server_error (5xx)", ["kind"])
+                            "unreachable, timeout, incomplete (the answer stopped), refused (401/403: the service "
+                            "token is not the RAG server's), client_error (other 4xx), server_error (5xx)", ["kind"])
 
 LOGIN_OUTCOMES = ("success", "wrong_credentials", "deactivated", "rate_limited")
 for _outcome in LOGIN_OUTCOMES:
     LOGINS.labels(_outcome)
-for _kind in ("unreachable", "timeout", "incomplete", "client_error", "server_error"):
+for _kind in ("unreachable", "timeout", "incomplete", "refused", "client_error", "server_error"):
     RAG_CLIENT_ERRORS.labels(_kind)
 for _limit in ("login-ip", "login-failures", "login-account", "register-ip", "reset-ip", "password-change", "chat-ip",
                "chat-user-minute", "chat-user-day"):

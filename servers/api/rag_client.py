@@ -24,6 +24,9 @@ from core.logs import current_request
 from core.settings import Settings
 from servers.api.metrics import RAG_CLIENT_ERRORS
 
+# The RAG server refuses the service token: never the caller's fault (the API server checked the caller itself).
+REFUSED = (401, 403)
+
 _thread_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("rag_thread_id", default=None)
 
 
@@ -64,7 +67,9 @@ async def _add_headers(request: httpx.Request) -> None:
 
 async def _raise_on_error(response: httpx.Response) -> None:
     if response.status_code >= 400:
-        RAG_CLIENT_ERRORS.labels("server_error" if response.status_code >= 500 else "client_error").inc()
+        status = response.status_code
+        RAG_CLIENT_ERRORS.labels("server_error" if status >= 500 else "refused" if status in REFUSED else
+                                 "client_error").inc()
         await response.aread()
         raise RagError(response.status_code, error_detail(response))
 

@@ -77,3 +77,26 @@ def test_the_rag_servers_client_errors_pass_on_and_its_failures_do_not_leak(api_
             reference = re.search(r"error id ([0-9a-f]{10})", response.json()["detail"]).group(1)
             assert any(reference in record.getMessage() and "hunter2" in record.getMessage()
                        for record in caplog.records)
+
+
+@pytest.mark.parametrize("database_url", [None])
+def test_a_service_token_the_rag_server_refuses_is_a_502_not_the_callers_401(api_settings, caplog):
+    """A deployment whose two servers hold different tokens: students must not be told their session ended (the
+    chat page logs them out on a 401), the staff must find the cause in the log and in the metrics."""
+    from prometheus_client import REGISTRY
+    from pydantic import SecretStr
+
+    from servers.api.errors import RAG_REFUSED
+
+    settings = api_settings.model_copy(update={"rag_service_token": SecretStr("not-the-rag-servers-token-0123456789")})
+    refused = REGISTRY.get_sample_value("dnaforca_api_rag_client_errors_total", {"kind": "refused"}) or 0.0
+    with TestClient(create_app(settings)) as client, caplog.at_level(logging.ERROR):
+        student = login(client, "admin@dnadaforca.com.br")
+        for path in ("/chat", "/chat-auth"):
+            for accept in ("application/json", "text/event-stream"):
+                response = client.post(path, headers={**student.headers, "Accept": accept},
+                                       json={"message": "Quantas séries por semana?"})
+                assert (response.status_code, response.json()["detail"]) == (502, RAG_REFUSED), (path, accept)
+        assert client.get("/auth/me", headers=student.headers).status_code == 200  # still logged in
+    assert REGISTRY.get_sample_value("dnaforca_api_rag_client_errors_total", {"kind": "refused"}) >= refused + 4
+    assert any("RAG_SERVICE_TOKEN" in record.getMessage() for record in caplog.records)
