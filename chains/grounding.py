@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from knowledge.lexical import tokenize
 from knowledge.retrieval import Passage
-from knowledge.sentences import split_sentences
+from knowledge.sentences import SENTENCE_STOP, TABLE_CELL, split_sentences
 
 CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -128,6 +128,12 @@ def unsupported_share(answer: str, evidence: Sequence[str]) -> float:
     if not answer_terms:
         return 0.0
     return len(answer_terms - set(terms[1])) / len(answer_terms)
+
+
+def without_table_rows(answer: str) -> str:
+    """The answer without the table rows a small model copies after its sentence ("… por série. Alimento | Porção |
+    Proteína (g) [1]"): cells run into prose tell a student nothing (the cited passage still shows its table)."""
+    return " ".join(piece for piece in SENTENCE_STOP.split(answer.strip()) if TABLE_CELL not in piece)
 
 
 def restates_question(answer: str, question: str) -> bool:

@@ -123,6 +123,18 @@ def test_a_repeated_question_before_the_answer_is_dropped():
     assert answer == "Entre 10 e 20 séries [1]."
 
 
+def test_a_table_row_copied_after_the_answer_is_dropped():
+    protein = Passage("c", "Proteína\nAlimento | Porção | Proteína (g)\nPeito de frango | 100 g | 31", {}, 0.4)
+    passages = [HYPERTROPHY, SLEEP, protein]
+
+    answer = grounded_answer("De 6 a 12 repetições por série. Alimento | Porção | Proteína (g) [1]", QUESTION, passages)
+    only_a_row = grounded_answer("Peito de frango | 100 g | 31 [3]", "Quanta proteína tem o frango?", passages)
+
+    assert answer == "De 6 a 12 repetições por série. [1]"
+    assert only_a_row == extractive_answer("Quanta proteína tem o frango?", passages).removeprefix(
+        EXTRACTIVE_HEADER).strip()
+
+
 def test_the_model_reads_the_best_sentences_of_all_passages_within_its_word_budget(monkeypatch):
     import chains.answer
 
