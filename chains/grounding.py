@@ -133,7 +133,14 @@ def unsupported_share(answer: str, evidence: Sequence[str]) -> float:
 def without_table_rows(answer: str) -> str:
     """The answer without the table rows a small model copies after its sentence ("… por série. Alimento | Porção |
     Proteína (g) [1]"): cells run into prose tell a student nothing (the cited passage still shows its table)."""
-    return " ".join(piece for piece in SENTENCE_STOP.split(answer.strip()) if TABLE_CELL not in piece)
+    if TABLE_CELL not in answer:
+        return answer
+    kept = []
+    for line in answer.split("\n"):  # an answer in lines (a run's prompt may ask for a list) keeps them
+        pieces = [piece for piece in SENTENCE_STOP.split(line) if TABLE_CELL not in piece]
+        if pieces or not line.strip():
+            kept.append(" ".join(pieces))
+    return "\n".join(kept).strip()
 
 
 def restates_question(answer: str, question: str) -> bool:

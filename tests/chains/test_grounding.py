@@ -130,7 +130,11 @@ def test_a_table_row_copied_after_the_answer_is_dropped():
     answer = grounded_answer("De 6 a 12 repetições por série. Alimento | Porção | Proteína (g) [1]", QUESTION, passages)
     only_a_row = grounded_answer("Peito de frango | 100 g | 31 [3]", "Quanta proteína tem o frango?", passages)
 
+    in_lines = grounded_answer("- De 6 a 12 repetições [1].\nAlimento | Porção | Proteína (g)\n- De 3 a 5 séries [1].",
+                               QUESTION, passages)
+
     assert answer == "De 6 a 12 repetições por série. [1]"
+    assert in_lines == "- De 6 a 12 repetições [1].\n- De 3 a 5 séries [1]."
     assert only_a_row == extractive_answer("Quanta proteína tem o frango?", passages).removeprefix(
         EXTRACTIVE_HEADER).strip()
 
