@@ -28,6 +28,7 @@ from chains.grounding import (
 )
 from chains.prompts import ANSWER_EXAMPLE, EXTRACTIVE_HEADER
 from chains.sources import format_context
+from knowledge.lexical import tokenize
 from knowledge.retrieval import Passage
 from knowledge.sentences import split_sentences
 
@@ -74,8 +75,14 @@ def rewrite_without_model(history: Sequence[AnyMessage], question: str) -> str:
     return f"{earlier[-1]} {question}" if earlier else question
 
 
-def clean_rewrite(text: str, question: str) -> str:
-    return text.strip().strip('"') or question
+def clean_rewrite(text: str, history: Sequence[AnyMessage], question: str) -> str:
+    """The model's standalone question, unless it lost a term of the follow-up (the bundled 1.5B model answers "E
+    para iniciantes?" with the previous question alone): then the previous question and the follow-up together, as
+    without a model."""
+    rewritten = text.strip().strip('"')
+    if not rewritten or not set(tokenize([question])[0]) <= set(tokenize([rewritten])[0]):
+        return rewrite_without_model(history, question)
+    return rewritten
 
 
 def answer_messages(prompt: str, question: str, passages: Sequence[Passage],

@@ -55,7 +55,9 @@ async def standalone_question(question: str, history: Sequence[AnyMessage], conf
         return question
     rewritten = await generate(rewrite_messages(configuration.rewrite_prompt, history, question), configuration,
                                config, REWRITE_TAG)
-    return rewrite_without_model(history, question) if rewritten is None else clean_rewrite(rewritten, question)
+    if rewritten is None:
+        return rewrite_without_model(history, question)
+    return clean_rewrite(rewritten, history, question)
 
 
 async def search(question: str, material_ids: list[str] | None, configuration: BaseConfiguration) -> list[dict]:
