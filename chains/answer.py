@@ -18,6 +18,7 @@ from chains.grounding import (
     cited_evidence,
     closest_passage,
     in_passage_words,
+    invented_terms,
     number_source,
     restates_question,
     same_words,
@@ -40,6 +41,9 @@ MODEL_WORDS = 90
 EXTRACTIVE_SENTENCES = 2
 # An uncited model answer more than half of whose terms the passages never use is not grounded in them.
 MOST_TERMS_UNSUPPORTED = 0.5
+# Nor is an answer adding at least this many terms that neither the question nor any passage uses, when they are half
+# of what it adds or more (restating the question and rewording the passages stay within both).
+INVENTED_TERMS = 2
 SMALL_TALK = re.compile(
     r"^\s*(oi+|ol[áa]|e a[ií]|bom dia|boa tarde|boa noite|obrigad[oa]|valeu|tchau|at[ée] mais|tudo bem)\b[\s!?.,]*"
     r"(tudo bem|obrigad[oa])?[\s!?.,]*$",
@@ -131,13 +135,14 @@ def extractive_answer(question: str, passages: Sequence[Passage]) -> str:
 
 def grounded_answer(written: str, question: str, passages: Sequence[Passage]) -> str:
     """The model's answer when the passages it cites support it, else their best sentences: a number none of them
-    (nor the question) contains is never shown. An answer citing nothing is given the passage it rests on, or
-    replaced when most of its terms appear in no passage (a cited answer may word things its own way: a run's
-    prompt can ask for a style). An answer citing a passage that lacks its numbers, or citing nothing, cites the
-    one that has them all. A small model's habit of repeating the question first is dropped, and an answer that is
-    only the opening of a list ("As principais causas são:", cut at the line break), only the question said back, or
-    the default prompt's worked example is replaced. Table rows copied into the answer are dropped. A number the
-    cited passage writes in words is shown in them."""
+    (nor the question) contains is never shown, nor an answer that states on its own what no passage holds (at least
+    INVENTED_TERMS terms that neither the passages nor the question use, half or more of those it adds to the
+    question: "A respiração deve ser profunda e equilibrada" where no passage speaks of breathing). An answer citing
+    nothing is given the passage it rests on, or replaced when most of its terms appear in no passage. An answer
+    citing a passage that lacks its numbers, or citing nothing, cites the one that has them all. A small model's
+    habit of repeating the question first is dropped, table rows it copies are dropped, and an answer that is only the
+    opening of a list ("As principais causas são:", cut at the line break), only the question said back, or the
+    default prompt's worked example is replaced. A number the cited passage writes in words is shown in them."""
     if written.casefold().startswith(question.strip().casefold()) and written.strip() != question.strip():
         written = written[len(question.strip()):].strip()
     written = without_table_rows(written)
@@ -146,9 +151,11 @@ def grounded_answer(written: str, question: str, passages: Sequence[Passage]) ->
         source = number_source(written, question, passages)  # a small model often cites the wrong passage
         written = CITATION.sub(f"[{source}]", written) if source else written
     evidence = cited_evidence(written, question, passages)
+    added, invented = invented_terms(written, question, [passage.text for passage in passages])
     if (not written or written.endswith(":") or same_words(written, ANSWER_EXAMPLE)
             or restates_question(written, question) or unsupported_numbers(written, evidence)
-            or (not cited and unsupported_share(written, evidence) > MOST_TERMS_UNSUPPORTED)):
+            or (not cited and unsupported_share(written, evidence) > MOST_TERMS_UNSUPPORTED)
+            or (len(invented) >= INVENTED_TERMS and 2 * len(invented) >= len(added))):
         return cited_answer(best_sentences(question, passages, EXTRACTIVE_SENTENCES))
     if not cited:
         written = f"{written} [{number_source(written, question, passages) or closest_passage(written, passages)}]"

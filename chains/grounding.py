@@ -130,9 +130,18 @@ def unsupported_share(answer: str, evidence: Sequence[str]) -> float:
     return len(answer_terms - set(terms[1])) / len(answer_terms)
 
 
+def invented_terms(answer: str, question: str, evidence: Sequence[str]) -> tuple[set[str], set[str]]:
+    """The answer's content terms (stemmed) that the question lacks, and those of them no evidence uses either: what
+    it states on its own ("A respiração deve ser profunda e equilibrada" when no passage speaks of breathing)."""
+    terms = tokenize([CITATION.sub(" ", answer), question, " ".join(evidence)])
+    added = {term for term in terms[0] if not term.isdigit()} - set(terms[1])
+    return added, added - set(terms[2])
+
+
 def without_table_rows(answer: str) -> str:
     """The answer without the table rows a small model copies after its sentence ("… por série. Alimento | Porção |
-    Proteína (g) [1]"): cells run into prose tell a student nothing (the cited passage still shows its table)."""
+    Proteína (g) [1]"): cells run into prose tell a student nothing (the cited passage still shows its table). An
+    answer that is only rows ("Agachamento livre | 3 | 8-10 | 90 [1]" for "Qual o treino A?") keeps them."""
     if TABLE_CELL not in answer:
         return answer
     kept = []
@@ -140,7 +149,8 @@ def without_table_rows(answer: str) -> str:
         pieces = [piece for piece in SENTENCE_STOP.split(line) if TABLE_CELL not in piece]
         if pieces or not line.strip():
             kept.append(" ".join(pieces))
-    return "\n".join(kept).strip()
+    prose = "\n".join(kept).strip()
+    return prose if CITATION.sub("", prose).strip() else answer
 
 
 def restates_question(answer: str, question: str) -> bool:
