@@ -156,9 +156,10 @@ def write_srt(path: Path) -> None:
     path.write_text("\n".join(blocks), encoding="utf-8")
 
 
+# Worded for espeak-ng's voice as Whisper base hears it: "levemente para fora" came out as a profanity.
 LESSON = (
-    "Aula dois: agachamento livre. Afaste os pés na largura dos ombros, com as pontas levemente para fora. "
-    "Desça controlando o movimento até as coxas ficarem paralelas ao chão e suba empurrando o chão. "
+    "Aula dois: agachamento livre. Abra os pés na largura dos ombros, com as pontas dos pés um pouco abertas. "
+    "Desça devagar até as coxas ficarem paralelas ao chão e depois suba. "
     "Para iniciantes, faça três séries de oito a doze repetições, com descanso de dois minutos."
 )
 
