@@ -22,6 +22,7 @@ from chains.grounding import (
     number_source,
     restates_question,
     same_words,
+    table_rows,
     unsupported_numbers,
     unsupported_share,
     valid_citations,
@@ -31,7 +32,7 @@ from chains.prompts import ANSWER_EXAMPLE, EXTRACTIVE_HEADER
 from chains.sources import format_context
 from knowledge.lexical import tokenize
 from knowledge.retrieval import Passage
-from knowledge.sentences import split_sentences
+from knowledge.sentences import TABLE_CELL, split_sentences
 
 # Turns of the conversation the model sees besides the current question.
 HISTORY_TURNS = 6
@@ -107,7 +108,8 @@ def focused_passages(question: str, passages: Sequence[Passage]) -> list[Passage
     passages' other such sentences, best first, up to MODEL_WORDS words (the first one whatever its length); each
     kept in its passage, in its own order there (a short prompt is an early first token, and a small model strays
     less). Shared terms alone can rank a sentence of the first passage over the answer in the second ("Quanta
-    proteína por dia…?"): retrieval weighed more than that, so both passages are read. Passages are cut after the
+    proteína por dia…?"): retrieval weighed more than that, so both passages are read. A table's header row comes
+    with the rows under it that fit ("Qual o treino A?" shares terms with the header only). Passages are cut after the
     last one holding a chosen sentence; one before it holding none is left empty, so that every passage keeps the
     number it has among the sources."""
     ranked = answering_sentences(question, passages)
@@ -115,17 +117,28 @@ def focused_passages(question: str, passages: Sequence[Passage]) -> list[Passage
     for sentence in ranked:
         best_of.setdefault(sentence.passage, sentence)
     leaders = [best_of[number] for number in sorted(best_of)[:2]]
+    sentences = {number: split_sentences(passage.text) for number, passage in enumerate(passages, start=1)}
     chosen: set[tuple[int, str]] = set()
     words = 0
     for sentence in [*leaders, *ranked]:
-        length = len(sentence.text.split())
-        if (sentence.passage, sentence.text) in chosen or (chosen and words + length > MODEL_WORDS):
-            continue
-        chosen.add((sentence.passage, sentence.text))
-        words += length
+        for text in [sentence.text, *table_rows(sentences[sentence.passage], sentence.text)]:
+            length = len(text.split())
+            if (sentence.passage, text) in chosen or (chosen and words + length > MODEL_WORDS):
+                continue
+            chosen.add((sentence.passage, text))
+            words += length
     last = max((number for number, _ in chosen), default=0)
-    return [replace(passage, text=" ".join(text for text in split_sentences(passage.text) if (number, text) in chosen))
+    return [replace(passage, text=joined([text for text in sentences[number] if (number, text) in chosen]))
             for number, passage in enumerate(passages[:last], start=1)]
+
+
+def joined(sentences: Sequence[str]) -> str:
+    """Sentences as a passage's text: a table row on a line of its own."""
+    text, previous = "", ""
+    for sentence in sentences:
+        separator = "\n" if TABLE_CELL in sentence or TABLE_CELL in previous else " "
+        text, previous = f"{text}{separator}{sentence}" if text else sentence, sentence
+    return text
 
 
 def extractive_answer(question: str, passages: Sequence[Passage]) -> str:

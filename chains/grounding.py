@@ -3,6 +3,7 @@ and the numbers and terms of an answer that no cited passage (nor the question) 
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -56,6 +57,15 @@ def ranked_sentences(question: str, passages: Sequence[Passage]) -> list[Sentenc
         score = overlap / max(len(words), 1) ** 0.3 * (1 + RANK_PRIOR / number)
         scored.append(Sentence(text, number, score))
     return sorted(scored, key=lambda sentence: sentence.score, reverse=True)
+
+
+def table_rows(sentences: Sequence[str], header: str) -> list[str]:
+    """The rows under `header` when it opens a table among a passage's sentences (a row after no other row); none
+    otherwise."""
+    index = sentences.index(header) if header in sentences else -1
+    if index < 0 or TABLE_CELL not in header or (index and TABLE_CELL in sentences[index - 1]):
+        return []
+    return list(itertools.takewhile(lambda sentence: TABLE_CELL in sentence, sentences[index + 1:]))
 
 
 def answering_sentences(question: str, passages: Sequence[Passage]) -> list[Sentence]:

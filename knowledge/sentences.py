@@ -33,7 +33,8 @@ def unwrapped(text: str) -> str:
 def split_sentences(text: str) -> list[str]:
     """The sentences of a passage: its lines (once unwrapped) cut at their stops. A line ending without a stop (a
     heading: "Sono") introduces the sentence after it ("Sono: Durma…"); a table row (cells joined by " | ", as the
-    loaders write them) is a sentence of its own; a piece shorter than SHORTEST_SENTENCE joins the next."""
+    loaders write them) is a sentence of its own, however short; another piece shorter than SHORTEST_SENTENCE joins
+    the next."""
     sentences: list[str] = []
     carry = ""
     for line in unwrapped(text).split("\n"):
@@ -45,7 +46,7 @@ def split_sentences(text: str) -> list[str]:
             joint = ": " if carry and carry[-1] not in ".!?…:;,)" and opens else " "
             carry = f"{carry}{joint}{piece}".strip()
             heading = not row and index == len(pieces) - 1 and carry[-1] not in ".!?…"
-            if len(carry) >= SHORTEST_SENTENCE and not heading:
+            if (len(carry) >= SHORTEST_SENTENCE or row) and not heading:
                 sentences.append(carry)
                 carry = ""
     if carry:

@@ -200,3 +200,13 @@ def test_an_answer_stating_what_no_passage_holds_is_replaced_even_when_cited():
 
     assert invented == extractive_answer(question, [bench_press, SLEEP]).removeprefix(EXTRACTIVE_HEADER).strip()
     assert reworded == "No supino, as escápulas ficam retraídas e os pés, firmes no chão [1]."
+
+
+def test_the_model_reads_a_tables_rows_under_the_header_the_question_matches():
+    plan = Passage("p", "Planilha: Treino A\nExercício | Séries | Repetições\nAgachamento livre | 3 | 8-10\n"
+                        "Supino reto com barra | 3 | 8-10\nPrancha | 3 | 30-45 s", {"source": "planilha.xlsx"}, 0.8)
+
+    focused = focused_passages("Qual o treino A da planilha?", [plan, SLEEP])
+
+    assert focused[0].text == ("Planilha: Treino A: Exercício | Séries | Repetições\nAgachamento livre | 3 | 8-10\n"
+                               "Supino reto com barra | 3 | 8-10\nPrancha | 3 | 30-45 s")

@@ -40,3 +40,9 @@ def test_a_sentence_never_opens_on_the_stop_of_the_one_before_it():
     # Chunks indexed before the splitter kept stops at the end open on ". "; what a student reads must not.
     assert split_sentences(". Durma de 7 a 9 horas por noite. Coma 1,6 g de proteína por quilo.") == [
         "Durma de 7 a 9 horas por noite.", "Coma 1,6 g de proteína por quilo."]
+
+
+def test_a_short_table_row_is_a_sentence_of_its_own():
+    table = "Alimento | Porção | Proteína (g)\nOvo | 1 | 6\nPeito de frango | 100 g | 31\nLeite | 1 copo | 8"
+
+    assert split_sentences(table) == table.split("\n")
