@@ -14,7 +14,6 @@ from chains.grounding import (
     Sentence,
     answering_sentences,
     best_sentences,
-    cited_answer,
     cited_evidence,
     closest_passage,
     in_passage_words,
@@ -143,7 +142,17 @@ def joined(sentences: Sequence[str]) -> str:
 
 def extractive_answer(question: str, passages: Sequence[Passage]) -> str:
     """Without a model: the sentences of the passages that answer best, each with its passage's number."""
-    return f"{EXTRACTIVE_HEADER}\n\n{cited_answer(best_sentences(question, passages, EXTRACTIVE_SENTENCES))}"
+    return f"{EXTRACTIVE_HEADER}\n\n{supporting_sentences(question, passages)}"
+
+
+def supporting_sentences(question: str, passages: Sequence[Passage]) -> str:
+    """The sentences that answer best, each followed by its passage's number; a table's header row comes with the
+    rows under it."""
+    cited = []
+    for sentence in best_sentences(question, passages, EXTRACTIVE_SENTENCES):
+        rows = table_rows(split_sentences(passages[sentence.passage - 1].text), sentence.text)
+        cited.append(f"{joined([sentence.text, *rows])} [{sentence.passage}]")
+    return joined(cited)
 
 
 def grounded_answer(written: str, question: str, passages: Sequence[Passage]) -> str:
@@ -169,7 +178,7 @@ def grounded_answer(written: str, question: str, passages: Sequence[Passage]) ->
             or restates_question(written, question) or unsupported_numbers(written, evidence)
             or (not cited and unsupported_share(written, evidence) > MOST_TERMS_UNSUPPORTED)
             or (len(invented) >= INVENTED_TERMS and 2 * len(invented) >= len(added))):
-        return cited_answer(best_sentences(question, passages, EXTRACTIVE_SENTENCES))
+        return supporting_sentences(question, passages)
     if not cited:
         written = f"{written} [{number_source(written, question, passages) or closest_passage(written, passages)}]"
     return in_passage_words(written, cited_evidence(written, question, passages))

@@ -79,11 +79,6 @@ def best_sentences(question: str, passages: Sequence[Passage], count: int) -> li
     return answering_sentences(question, passages)[:count]
 
 
-def cited_answer(sentences: Sequence[Sentence]) -> str:
-    """Sentences as an answer, each followed by its passage's number."""
-    return " ".join(f"{sentence.text} [{sentence.passage}]" for sentence in sentences)
-
-
 def citations(answer: str) -> list[int]:
     """The passage numbers an answer cites, in order of first appearance."""
     numbers: list[int] = []

@@ -210,3 +210,14 @@ def test_the_model_reads_a_tables_rows_under_the_header_the_question_matches():
 
     assert focused[0].text == ("Planilha: Treino A: Exercício | Séries | Repetições\nAgachamento livre | 3 | 8-10\n"
                                "Supino reto com barra | 3 | 8-10\nPrancha | 3 | 30-45 s")
+
+
+def test_the_extractive_answer_quotes_a_tables_rows_under_its_header():
+    plan = Passage("p", "Planilha: Treino B\nExercício | Séries | Repetições\nLevantamento terra | 3 | 6-8\n"
+                        "Puxada na frente | 3 | 10-12", {"source": "planilha.xlsx"}, 0.8)
+
+    answer = extractive_answer("Quais exercícios tem o treino B?", [plan, SLEEP])
+
+    assert answer.removeprefix(EXTRACTIVE_HEADER).strip().startswith(
+        "Planilha: Treino B: Exercício | Séries | Repetições\nLevantamento terra | 3 | 6-8\n"
+        "Puxada na frente | 3 | 10-12 [1]")
