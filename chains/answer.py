@@ -133,10 +133,10 @@ def focused_passages(question: str, passages: Sequence[Passage]) -> list[Passage
 
 def joined(sentences: Sequence[str]) -> str:
     """Sentences as a passage's text: a table row on a line of its own."""
-    text, previous = "", ""
-    for sentence in sentences:
+    text = ""
+    for previous, sentence in zip(["", *sentences], sentences):
         separator = "\n" if TABLE_CELL in sentence or TABLE_CELL in previous else " "
-        text, previous = f"{text}{separator}{sentence}" if text else sentence, sentence
+        text = f"{text}{separator}{sentence}" if text else sentence
     return text
 
 
