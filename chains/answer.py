@@ -3,6 +3,7 @@ standalone question, or the extractive fallback when no model is configured."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -134,7 +135,7 @@ def focused_passages(question: str, passages: Sequence[Passage]) -> list[Passage
 def joined(sentences: Sequence[str]) -> str:
     """Sentences as a passage's text: a table row on a line of its own."""
     text = ""
-    for previous, sentence in zip(["", *sentences], sentences):
+    for previous, sentence in itertools.pairwise(["", *sentences]):
         separator = "\n" if TABLE_CELL in sentence or TABLE_CELL in previous else " "
         text = f"{text}{separator}{sentence}" if text else sentence
     return text
