@@ -26,6 +26,7 @@ from chains.grounding import (
     unsupported_numbers,
     unsupported_share,
     valid_citations,
+    without_invalid_citations,
     without_table_rows,
 )
 from chains.prompts import ANSWER_EXAMPLE, EXTRACTIVE_HEADER
@@ -163,12 +164,13 @@ def grounded_answer(written: str, question: str, passages: Sequence[Passage]) ->
     question: "A respiração deve ser profunda e equilibrada" where no passage speaks of breathing). An answer citing
     nothing is given the passage it rests on, or replaced when most of its terms appear in no passage. An answer
     citing a passage that lacks its numbers, or citing nothing, cites the one that has them all. A small model's
-    habit of repeating the question first is dropped, table rows it copies are dropped, and an answer that is only the
-    opening of a list ("As principais causas são:", cut at the line break), only the question said back, or the
-    default prompt's worked example is replaced. A number the cited passage writes in words is shown in them."""
+    habit of repeating the question first is dropped, so are table rows it copies and marks citing no passage, and
+    an answer that is only the opening of a list ("As principais causas são:", cut at the line break), only the
+    question said back, or the default prompt's worked example is replaced. A number the cited passage writes in
+    words is shown in them."""
     if written.casefold().startswith(question.strip().casefold()) and written.strip() != question.strip():
         written = written[len(question.strip()):].strip()
-    written = without_table_rows(written)
+    written = without_invalid_citations(without_table_rows(written), len(passages))
     cited = valid_citations(written, len(passages))
     if cited and unsupported_numbers(written, cited_evidence(written, question, passages)):
         source = number_source(written, question, passages)  # a small model often cites the wrong passage

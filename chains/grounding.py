@@ -14,7 +14,9 @@ from knowledge.lexical import tokenize
 from knowledge.retrieval import Passage
 from knowledge.sentences import SENTENCE_STOP, TABLE_CELL, split_sentences
 
-CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+CITED_NUMBERS = r"\d+(?:\s*[,;]\s*\d+)*"
+CITATION = re.compile(rf"\[({CITED_NUMBERS})\]")
+CITATION_MARK = re.compile(rf"(?P<space>\s*)\[(?P<numbers>{CITED_NUMBERS})\]")  # with the space before it
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # Numbers a passage may write out in words ("seis unidades"): what an answer's digits may rest on. "Um"/"uma" are
 # articles far more often than numbers, so they are left out.
@@ -91,6 +93,16 @@ def citations(answer: str) -> list[int]:
 
 def valid_citations(answer: str, passage_count: int) -> list[int]:
     return [number for number in citations(answer) if 1 <= number <= passage_count]
+
+
+def without_invalid_citations(answer: str, passage_count: int) -> str:
+    """The answer with its marks citing only passages that exist ("[4]" when the model read three is a link to a
+    passage it never saw, or to none)."""
+    def valid(mark: re.Match) -> str:
+        numbers = [number for number in re.split(r"\s*[,;]\s*", mark["numbers"]) if 1 <= int(number) <= passage_count]
+        return f"{mark['space']}[{', '.join(numbers)}]" if numbers else ""
+
+    return CITATION_MARK.sub(valid, answer)
 
 
 def _numbers(text: str) -> set[str]:

@@ -221,3 +221,11 @@ def test_the_extractive_answer_quotes_a_tables_rows_under_its_header():
     assert answer.removeprefix(EXTRACTIVE_HEADER).strip().startswith(
         "Planilha: Treino B: Exercício | Séries | Repetições\nLevantamento terra | 3 | 6-8\n"
         "Puxada na frente | 3 | 10-12 [1]")
+
+
+def test_a_mark_citing_no_passage_the_model_read_is_dropped():
+    answer = grounded_answer("De 6 a 12 repetições por série [4].", QUESTION, [HYPERTROPHY, SLEEP])
+    partly = grounded_answer("Durma de 7 a 9 horas por noite [2, 5].", "Quanto dormir?", [HYPERTROPHY, SLEEP])
+
+    assert answer == "De 6 a 12 repetições por série. [1]"
+    assert partly == "Durma de 7 a 9 horas por noite [2]."
