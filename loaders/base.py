@@ -31,10 +31,14 @@ def decode_text(raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        best = from_bytes(raw).best()
-        if best is None:
-            raise LoaderError("The file is not text in any encoding that could be recognised") from None
-        return str(best)
+        matches = from_bytes(raw)
+    best = matches.best()
+    if best is None:
+        raise LoaderError("The file is not text in any encoding that could be recognised")
+    # Short texts read as well in several code pages ("Repetições" is "Repetiçőes" in cp1250); a Brazilian file that
+    # is not UTF-8 is Windows-1252 or Latin-1 (its subset) whenever that reads as well as the best guess.
+    windows = next((match for match in matches if match.encoding == "cp1252"), None)
+    return str(windows if windows is not None and windows.chaos <= best.chaos else best)
 
 
 def format_cell(value: object) -> str:

@@ -1,6 +1,7 @@
 """Spreadsheets and CSV: header in every chunk, sheet and row numbers in metadata."""
 
 import openpyxl
+import pytest
 
 from loaders.csv_file import load_csv
 from loaders.spreadsheet import load_spreadsheet
@@ -58,6 +59,20 @@ def test_utf16_csv_with_semicolons_is_decoded(settings, tmp_path):
 
     assert documents[0].page_content.split("\n")[1:] == ["Exercício | Grupo muscular", "Supino | Peitoral",
                                                           "Agachamento | Quadríceps"]
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_a_brazilian_csv_not_in_utf8_keeps_its_accents(settings, tmp_path, encoding):
+    # charset_normalizer alone reads this as cp1250 ("Repetiçőes", "Elevaçăo"): as likely, for so short a text.
+    text = ("Exercício;Séries;Repetições;Observações\nElevação lateral;4;15;Sem impulsão\n"
+            "Tríceps testa;3;10;Não travar\n")
+    path = tmp_path / "treino.csv"
+    path.write_bytes(text.encode(encoding))
+
+    documents = load_csv(path, settings)
+
+    assert "Exercício | Séries | Repetições | Observações" in documents[0].page_content
+    assert "Elevação lateral | 4 | 15 | Sem impulsão" in documents[0].page_content
 
 
 def test_latin1_csv_is_decoded(settings, tmp_path):
