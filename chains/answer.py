@@ -22,10 +22,12 @@ from chains.grounding import (
     number_source,
     restates_question,
     same_words,
+    table_header,
     table_rows,
     unsupported_numbers,
     unsupported_share,
     valid_citations,
+    with_column_names,
     without_invalid_citations,
     without_table_rows,
 )
@@ -129,8 +131,17 @@ def focused_passages(question: str, passages: Sequence[Passage]) -> list[Passage
             chosen.add((sentence.passage, text))
             words += length
     last = max((number for number, _ in chosen), default=0)
-    return [replace(passage, text=joined([text for text in sentences[number] if (number, text) in chosen]))
+    return [replace(passage, text=as_read(sentences[number], [text for text in sentences[number]
+                                                              if (number, text) in chosen]))
             for number, passage in enumerate(passages[:last], start=1)]
+
+
+def as_read(sentences: Sequence[str], kept: Sequence[str]) -> str:
+    """The kept sentences of a passage as the model reads them: table rows on lines of their own, with their column
+    names."""
+    lines = joined(kept).split("\n")
+    return "\n".join(line if (header := table_header(sentences, line)) is None else with_column_names(line, header)
+                     for line in lines)
 
 
 def joined(sentences: Sequence[str]) -> str:

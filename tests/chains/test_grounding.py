@@ -202,14 +202,17 @@ def test_an_answer_stating_what_no_passage_holds_is_replaced_even_when_cited():
     assert reworded == "No supino, as escápulas ficam retraídas e os pés, firmes no chão [1]."
 
 
-def test_the_model_reads_a_tables_rows_under_the_header_the_question_matches():
+def test_the_model_reads_a_tables_rows_under_the_header_the_question_matches_with_their_column_names():
     plan = Passage("p", "Planilha: Treino A\nExercício | Séries | Repetições\nAgachamento livre | 3 | 8-10\n"
                         "Supino reto com barra | 3 | 8-10\nPrancha | 3 | 30-45 s", {"source": "planilha.xlsx"}, 0.8)
 
     focused = focused_passages("Qual o treino A da planilha?", [plan, SLEEP])
 
-    assert focused[0].text == ("Planilha: Treino A: Exercício | Séries | Repetições\nAgachamento livre | 3 | 8-10\n"
-                               "Supino reto com barra | 3 | 8-10\nPrancha | 3 | 30-45 s")
+    assert focused[0].text == (
+        "Planilha: Treino A: Exercício | Séries | Repetições\n"
+        "Exercício: Agachamento livre; Séries: 3; Repetições: 8-10.\n"
+        "Exercício: Supino reto com barra; Séries: 3; Repetições: 8-10.\n"
+        "Exercício: Prancha; Séries: 3; Repetições: 30-45 s.")
 
 
 def test_the_extractive_answer_quotes_a_tables_rows_under_its_header():
@@ -229,3 +232,13 @@ def test_a_mark_citing_no_passage_the_model_read_is_dropped():
 
     assert answer == "De 6 a 12 repetições por série. [1]"
     assert partly == "Durma de 7 a 9 horas por noite [2]."
+
+
+def test_a_replaced_answer_on_a_table_quotes_its_rows_with_their_column_names():
+    arms = Passage("t", "Exercício | Séries | Repetições | Carga (kg)\nRosca direta | 3 | 12 | 15\n"
+                        "Tríceps testa | 3 | 10 | 20\nElevação lateral | 4 | 15 | 8", {"source": "treino.csv"}, 0.9)
+    question = "Qual a carga do tríceps testa?"
+
+    answer = grounded_answer("25 kg [1]", question, focused_passages(question, [arms, SLEEP]))
+
+    assert answer.startswith("Exercício: Tríceps testa; Séries: 3; Repetições: 10; Carga (kg): 20. [1]")
