@@ -22,12 +22,9 @@ from chains.grounding import (
     number_source,
     restates_question,
     same_words,
-    table_header,
-    table_rows,
     unsupported_numbers,
     unsupported_share,
     valid_citations,
-    with_column_names,
     without_invalid_citations,
     without_table_rows,
 )
@@ -35,7 +32,7 @@ from chains.prompts import ANSWER_EXAMPLE, EXTRACTIVE_HEADER
 from chains.sources import format_context
 from knowledge.lexical import tokenize
 from knowledge.retrieval import Passage
-from knowledge.sentences import TABLE_CELL, split_sentences
+from knowledge.sentences import TABLE_CELL, split_sentences, table_header, table_rows, with_column_names
 
 # Turns of the conversation the model sees besides the current question.
 HISTORY_TURNS = 6

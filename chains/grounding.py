@@ -3,7 +3,6 @@ and the numbers and terms of an answer that no cited passage (nor the question) 
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections import Counter
@@ -59,37 +58,6 @@ def ranked_sentences(question: str, passages: Sequence[Passage]) -> list[Sentenc
         score = overlap / max(len(words), 1) ** 0.3 * (1 + RANK_PRIOR / number)
         scored.append(Sentence(text, number, score))
     return sorted(scored, key=lambda sentence: sentence.score, reverse=True)
-
-
-def table_rows(sentences: Sequence[str], header: str) -> list[str]:
-    """The rows under `header` when it opens a table among a passage's sentences (a row after no other row); none
-    otherwise."""
-    index = sentences.index(header) if header in sentences else -1
-    if index < 0 or TABLE_CELL not in header or (index and TABLE_CELL in sentences[index - 1]):
-        return []
-    return list(itertools.takewhile(lambda sentence: TABLE_CELL in sentence, sentences[index + 1:]))
-
-
-def table_header(sentences: Sequence[str], row: str) -> str | None:
-    """The first row of the table `row` belongs to among a passage's sentences (None for a sentence outside a table,
-    or a table's own first row)."""
-    index = sentences.index(row) if TABLE_CELL in row and row in sentences else 0
-    first = index
-    while first and TABLE_CELL in sentences[first - 1]:
-        first -= 1
-    return sentences[first] if first < index else None
-
-
-def with_column_names(row: str, header: str) -> str:
-    """A table row as "column: value" pairs ("Exercício: Rosca direta; Séries: 3; Carga (kg): 15."): a small model
-    takes a bare cell from the wrong column. The header's first cell may carry the table's title ("Planilha: Treino
-    A: Exercício"). A row whose cells do not match the header's stays as it is."""
-    names = [cell.rsplit(": ", 1)[-1] for cell in header.split(TABLE_CELL)]
-    values = row.split(TABLE_CELL)
-    if len(names) != len(values):
-        return row
-    text = "; ".join(f"{name}: {value}" for name, value in zip(names, values, strict=True))
-    return text if text.endswith((".", "!", "?")) else f"{text}."  # a sentence of its own when read again
 
 
 def answering_sentences(question: str, passages: Sequence[Passage]) -> list[Sentence]:

@@ -1,9 +1,12 @@
 """The sentences of a passage, read the way a person reads the page: the line breaks a layout put inside sentences
-are undone, headings introduce their sentence, list items and table rows stay apart."""
+are undone, headings introduce their sentence, list items and table rows stay apart; a table row is read under its
+header."""
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Sequence
 
 # Within a line, a sentence ends at . ! ? … before a capital, a digit or an opening quote.
 SENTENCE_STOP = re.compile(r"(?<=[.!?…])\s+(?=[\"“'(\[A-ZÁÉÍÓÚÂÊÔÃÕÇ0-9])")
@@ -55,3 +58,34 @@ def split_sentences(text: str) -> list[str]:
         else:
             sentences.append(carry)
     return sentences
+
+
+def table_rows(sentences: Sequence[str], header: str) -> list[str]:
+    """The rows under `header` when it opens a table among a passage's sentences (a row after no other row); none
+    otherwise."""
+    index = sentences.index(header) if header in sentences else -1
+    if index < 0 or TABLE_CELL not in header or (index and TABLE_CELL in sentences[index - 1]):
+        return []
+    return list(itertools.takewhile(lambda sentence: TABLE_CELL in sentence, sentences[index + 1:]))
+
+
+def table_header(sentences: Sequence[str], row: str) -> str | None:
+    """The first row of the table `row` belongs to among a passage's sentences (None for a sentence outside a table,
+    or a table's own first row)."""
+    index = sentences.index(row) if TABLE_CELL in row and row in sentences else 0
+    first = index
+    while first and TABLE_CELL in sentences[first - 1]:
+        first -= 1
+    return sentences[first] if first < index else None
+
+
+def with_column_names(row: str, header: str) -> str:
+    """A table row as "column: value" pairs ("Exercício: Rosca direta; Séries: 3; Carga (kg): 15."): a small model
+    takes a bare cell from the wrong column. The header's first cell may carry the table's title ("Planilha: Treino
+    A: Exercício"). A row whose cells do not match the header's stays as it is."""
+    names = [cell.rsplit(": ", 1)[-1] for cell in header.split(TABLE_CELL)]
+    values = row.split(TABLE_CELL)
+    if len(names) != len(values):
+        return row
+    text = "; ".join(f"{name}: {value}" for name, value in zip(names, values, strict=True))
+    return text if text.endswith((".", "!", "?")) else f"{text}."  # a sentence of its own when read again
