@@ -28,7 +28,7 @@ from chains.grounding import (
     without_invalid_citations,
     without_table_rows,
 )
-from chains.prompts import ANSWER_EXAMPLE, EXTRACTIVE_HEADER
+from chains.prompts import ANSWER_EXAMPLE, ANSWER_SYSTEM, EXTRACTIVE_HEADER
 from chains.sources import format_context
 from knowledge.lexical import tokenize
 from knowledge.retrieval import Passage
@@ -165,11 +165,12 @@ def supporting_sentences(question: str, passages: Sequence[Passage]) -> str:
     return joined(cited)
 
 
-def grounded_answer(written: str, question: str, passages: Sequence[Passage]) -> str:
+def grounded_answer(written: str, question: str, passages: Sequence[Passage], prompt: str = ANSWER_SYSTEM) -> str:
     """The model's answer when the passages it cites support it, else their best sentences: a number none of them
     (nor the question) contains is never shown, nor an answer that states on its own what no passage holds (at least
     INVENTED_TERMS terms that neither the passages nor the question use, half or more of those it adds to the
-    question: "A respiração deve ser profunda e equilibrada" where no passage speaks of breathing). An answer citing
+    question: "A respiração deve ser profunda e equilibrada" where no passage speaks of breathing; with the default
+    `prompt` only, whose words count as the passages' do: a run's own prompt may ask for a style). An answer citing
     nothing is given the passage it rests on, or replaced when most of its terms appear in no passage. An answer
     citing a passage that lacks its numbers, or citing nothing, cites the one that has them all. A small model's
     habit of repeating the question first is dropped, so are table rows it copies and marks citing no passage, and
@@ -184,11 +185,12 @@ def grounded_answer(written: str, question: str, passages: Sequence[Passage]) ->
         source = number_source(written, question, passages)  # a small model often cites the wrong passage
         written = CITATION.sub(f"[{source}]", written) if source else written
     evidence = cited_evidence(written, question, passages)
-    added, invented = invented_terms(written, question, [passage.text for passage in passages])
+    # The default prompt's words are the model's to use too; a run's own prompt may ask for a style of its own.
+    added, invented = invented_terms(written, question, [prompt, *(passage.text for passage in passages)])
     if (not written or written.endswith(":") or same_words(written, ANSWER_EXAMPLE)
             or restates_question(written, question) or unsupported_numbers(written, evidence)
             or (not cited and unsupported_share(written, evidence) > MOST_TERMS_UNSUPPORTED)
-            or (len(invented) >= INVENTED_TERMS and 2 * len(invented) >= len(added))):
+            or (prompt == ANSWER_SYSTEM and len(invented) >= INVENTED_TERMS and 2 * len(invented) >= len(added))):
         return supporting_sentences(question, passages)
     if not cited:
         written = f"{written} [{number_source(written, question, passages) or closest_passage(written, passages)}]"

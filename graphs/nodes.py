@@ -78,7 +78,9 @@ async def answer(question: str, sources: list[dict], history: Sequence[AnyMessag
     messages = answer_messages(configuration.answer_prompt, question, focused, history)
     written = await generate(messages, configuration, config, ANSWER_TAG)
     ANSWERS.labels("extractive" if written is None else "model").inc()
-    return extractive_answer(question, passages) if written is None else grounded_answer(written, question, focused)
+    if written is None:
+        return extractive_answer(question, passages)
+    return grounded_answer(written, question, focused, configuration.answer_prompt)
 
 
 def not_covered() -> dict:

@@ -242,3 +242,11 @@ def test_a_replaced_answer_on_a_table_quotes_its_rows_with_their_column_names():
     answer = grounded_answer("25 kg [1]", question, focused_passages(question, [arms, SLEEP]))
 
     assert answer.startswith("Exercício: Tríceps testa; Séries: 3; Repetições: 10; Carga (kg): 20. [1]")
+
+
+def test_a_runs_own_prompt_keeps_the_style_it_asked_for():
+    pirate = "Responda como um treinador pirata.\n{context}"
+    written = "Arr, marujo! Faça de 10 a 20 séries por grupo muscular [1]."
+
+    assert grounded_answer(written, QUESTION, [HYPERTROPHY, SLEEP], prompt=pirate) == written
+    assert grounded_answer(written, QUESTION, [HYPERTROPHY, SLEEP]) != written  # the default prompt asks for none
