@@ -28,7 +28,7 @@ from chains.grounding import (
     without_invalid_citations,
     without_table_rows,
 )
-from chains.prompts import ANSWER_EXAMPLE, ANSWER_SYSTEM, EXTRACTIVE_HEADER
+from chains.prompts import ANSWER_EXAMPLE, ANSWER_INSTRUCTIONS, ANSWER_SYSTEM, EXTRACTIVE_HEADER
 from chains.sources import format_context
 from knowledge.lexical import tokenize
 from knowledge.retrieval import Passage
@@ -170,13 +170,13 @@ def grounded_answer(written: str, question: str, passages: Sequence[Passage], pr
     (nor the question) contains is never shown, nor an answer that states on its own what no passage holds (at least
     INVENTED_TERMS terms that neither the passages nor the question use, half or more of those it adds to the
     question: "A respiração deve ser profunda e equilibrada" where no passage speaks of breathing; with the default
-    `prompt` only, whose words count as the passages' do: a run's own prompt may ask for a style). An answer citing
-    nothing is given the passage it rests on, or replaced when most of its terms appear in no passage. An answer
-    citing a passage that lacks its numbers, or citing nothing, cites the one that has them all. A small model's
-    habit of repeating the question first is dropped, so are table rows it copies and marks citing no passage, and
-    an answer that is only the opening of a list ("As principais causas são:", cut at the line break), only the
-    question said back, or the default prompt's worked example is replaced. A number the cited passage writes in
-    words is shown in them."""
+    `prompt` only, whose instructions' words count as the passages' do: a run's own prompt may ask for a style). An
+    answer citing nothing is given the passage it rests on, or replaced when most of its terms appear in no passage.
+    An answer citing a passage that lacks its numbers, or citing nothing, cites the one that has them all. A small
+    model's habit of repeating the question first is dropped, so are table rows it copies and marks citing no
+    passage, and an answer that is only the opening of a list ("As principais causas são:", cut at the line break),
+    only the question said back, or the default prompt's worked example is replaced. A number the cited passage
+    writes in words is shown in them."""
     if written.casefold().startswith(question.strip().casefold()) and written.strip() != question.strip():
         written = written[len(question.strip()):].strip()
     written = without_invalid_citations(without_table_rows(written), len(passages))
@@ -185,8 +185,9 @@ def grounded_answer(written: str, question: str, passages: Sequence[Passage], pr
         source = number_source(written, question, passages)  # a small model often cites the wrong passage
         written = CITATION.sub(f"[{source}]", written) if source else written
     evidence = cited_evidence(written, question, passages)
-    # The default prompt's words are the model's to use too; a run's own prompt may ask for a style of its own.
-    added, invented = invented_terms(written, question, [prompt, *(passage.text for passage in passages)])
+    # The default instructions' words are the model's to use too (not its example's); a run's own prompt may ask for
+    # a style of its own.
+    added, invented = invented_terms(written, question, [ANSWER_INSTRUCTIONS, *(passage.text for passage in passages)])
     if (not written or written.endswith(":") or same_words(written, ANSWER_EXAMPLE)
             or restates_question(written, question) or unsupported_numbers(written, evidence)
             or (not cited and unsupported_share(written, evidence) > MOST_TERMS_UNSUPPORTED)

@@ -5,9 +5,10 @@
 # them once for every question (see core.llm.warm_up); `{context}` must stay last.
 # The worked example's answer: a small model sometimes repeats it instead of answering (chains.answer rejects that).
 ANSWER_EXAMPLE = "De 10 a 20 séries semanais por grupo muscular [2]."
-ANSWER_SYSTEM = f"""Você é o assistente de ensino do curso DNA da Força. Responda à pergunta do aluno em uma frase \
-curta, usando as palavras dos trechos numerados abaixo: vá direto à resposta, sem repetir a pergunta, e termine com \
-o número do trecho entre colchetes.
+ANSWER_INSTRUCTIONS = """Você é o assistente de ensino do curso DNA da Força. Responda à pergunta do aluno em uma \
+frase curta, usando as palavras dos trechos numerados abaixo: vá direto à resposta, sem repetir a pergunta, e termine \
+com o número do trecho entre colchetes."""
+ANSWER_SYSTEM = f"""{ANSWER_INSTRUCTIONS}
 
 Exemplo:
 Trechos:
