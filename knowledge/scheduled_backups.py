@@ -103,7 +103,7 @@ def due(schedule: str, now: float, since: float) -> float | None:
     matches = schedule_test(schedule)
     if matches is None:
         return None
-    minute, hour, day, month, weekday = schedule.split(" ")
+    _, _, day, month, weekday = schedule.split(" ")
     matches_day = crontab("*", "*", day, month, weekday)
     start = datetime.fromtimestamp(since, UTC).replace(tzinfo=None)
     moment = (datetime.fromtimestamp(now, UTC) - GRACE).replace(tzinfo=None, second=0, microsecond=0)
