@@ -18,10 +18,10 @@ from chains.grounding import (
     cited_evidence,
     closest_passage,
     in_passage_words,
-    invented_terms,
     number_source,
     restates_question,
     same_words,
+    states_its_own,
     unsupported_numbers,
     unsupported_share,
     valid_citations,
@@ -42,9 +42,6 @@ MODEL_WORDS = 90
 EXTRACTIVE_SENTENCES = 2
 # An uncited model answer more than half of whose terms the passages never use is not grounded in them.
 MOST_TERMS_UNSUPPORTED = 0.5
-# Nor is an answer adding at least this many terms that neither the question nor any passage uses, when they are half
-# of what it adds or more (restating the question and rewording the passages stay within both).
-INVENTED_TERMS = 2
 SMALL_TALK = re.compile(
     r"^\s*(oi+|ol[áa]|e a[ií]|bom dia|boa tarde|boa noite|obrigad[oa]|valeu|tchau|at[ée] mais|tudo bem)\b[\s!?.,]*"
     r"(tudo bem|obrigad[oa])?[\s!?.,]*$",
@@ -185,13 +182,13 @@ def grounded_answer(written: str, question: str, passages: Sequence[Passage], pr
         source = number_source(written, question, passages)  # a small model often cites the wrong passage
         written = CITATION.sub(f"[{source}]", written) if source else written
     evidence = cited_evidence(written, question, passages)
-    # The default instructions' words are the model's to use too (not its example's); a run's own prompt may ask for
-    # a style of its own.
-    added, invented = invented_terms(written, question, [ANSWER_INSTRUCTIONS, *(passage.text for passage in passages)])
     if (not written or written.endswith(":") or same_words(written, ANSWER_EXAMPLE)
             or restates_question(written, question) or unsupported_numbers(written, evidence)
             or (not cited and unsupported_share(written, evidence) > MOST_TERMS_UNSUPPORTED)
-            or (prompt == ANSWER_SYSTEM and len(invented) >= INVENTED_TERMS and 2 * len(invented) >= len(added))):
+            # The default instructions' words are the model's to use too (not its example's); a run's own prompt may
+            # ask for a style of its own.
+            or (prompt == ANSWER_SYSTEM and states_its_own(
+                written, question, [ANSWER_INSTRUCTIONS, *(passage.text for passage in passages)]))):
         return supporting_sentences(question, passages)
     if not cited:
         written = f"{written} [{number_source(written, question, passages) or closest_passage(written, passages)}]"

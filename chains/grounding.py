@@ -32,6 +32,8 @@ ANNOUNCING = "vários várias diversos diversas muitos muitas maneiras formas mo
 NEGATION = re.compile(r"\b(?:não|nunca|nem|jamais)\b", re.IGNORECASE)
 # A sentence of the first passage outweighs an equal one of a later passage by this share (ranks are evidence).
 RANK_PRIOR = 0.15
+# An answer adding this many terms that neither the question nor its evidence uses may state what they do not hold.
+INVENTED_TERMS = 2
 
 
 @dataclass(frozen=True)
@@ -137,12 +139,15 @@ def unsupported_share(answer: str, evidence: Sequence[str]) -> float:
     return len(answer_terms - set(terms[1])) / len(answer_terms)
 
 
-def invented_terms(answer: str, question: str, evidence: Sequence[str]) -> tuple[set[str], set[str]]:
-    """The answer's content terms (stemmed) that the question lacks, and those of them no evidence uses either: what
-    it states on its own ("A respiração deve ser profunda e equilibrada" when no passage speaks of breathing)."""
+def states_its_own(answer: str, question: str, evidence: Sequence[str]) -> bool:
+    """Whether the answer states what the evidence does not hold ("A respiração deve ser profunda e equilibrada" when
+    no passage speaks of breathing): at least INVENTED_TERMS content terms (stemmed) that neither the question nor the
+    evidence uses, and half or more of the terms it adds to the question (rewording the passages or restating the
+    question stays within both)."""
     terms = tokenize([CITATION.sub(" ", answer), question, " ".join(evidence)])
     added = {term for term in terms[0] if not term.isdigit()} - set(terms[1])
-    return added, added - set(terms[2])
+    invented = added - set(terms[2])
+    return len(invented) >= INVENTED_TERMS and 2 * len(invented) >= len(added)
 
 
 def without_table_rows(answer: str) -> str:

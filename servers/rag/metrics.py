@@ -8,13 +8,13 @@ from collections import Counter
 from core.metrics import Exposition
 from knowledge.jobs import JobQueue
 from knowledge.metrics import StateCollector
-from knowledge.scheduled_backups import due, newest
+from knowledge.scheduled_backups import due, newest, schedule_test
 from knowledge.services import Services
 
 
 def rag_exposition(services: Services, jobs: JobQueue) -> Exposition:
     settings = services.settings
-    scheduled = settings.backup_schedule.lower() not in ("off", "")
+    scheduled = schedule_test(settings.backup_schedule) is not None
     started = time.time()
 
     def unfinished_jobs() -> dict[str, float]:
